@@ -1,0 +1,172 @@
+//! The command line, in the shape Kubebuilder users already type.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubeforge",
+    version,
+    about = "Scaffold and maintain Kubernetes operators in Rust (Kubebuilder for kube-rs)",
+    after_help = "Examples:
+  kubeforge init --domain example.com --project-name myapp
+  kubeforge create api --group apps --version v1 --kind MyApp
+  kubeforge manifests
+  kubeforge run"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new operator project: a Cargo workspace with an API crate,
+    /// a manager crate, config/ kustomize bases, Makefile and Dockerfile.
+    #[command(after_help = "Examples:
+  mkdir myapp && cd myapp && kubeforge init --domain example.com
+  kubeforge init --domain corp.example --project-name infra --license mit --owner \"Infra Team\" ./infra")]
+    Init(InitArgs),
+    /// Add something to an existing project.
+    #[command(subcommand)]
+    Create(CreateCommand),
+    /// Generate CRD and RBAC manifests under config/ from the #[crd] and
+    /// #[rbac] attributes in the code.
+    #[command(after_help = "Examples:
+  kubeforge manifests          # write config/crd/bases/*.yaml and config/rbac/role.yaml
+  kubeforge manifests --check  # in CI: fail if the files on disk differ from the code")]
+    Manifests(ManifestsArgs),
+    /// Build (once) and print the directory of the local control-plane
+    /// binaries: etcd, kube-apiserver and kubectl.
+    #[command(after_help = "Examples:
+  kubeforge envtest                          # builds into the cache on first use, then prints the path
+  export KUBEBUILDER_ASSETS=$(kubeforge envtest)")]
+    Envtest(EnvtestArgs),
+    /// Run the operator: against KUBECONFIG / --kubeconfig when a cluster is
+    /// configured, else on a local control plane started for the run.
+    #[command(after_help = "Examples:
+  kubeforge run                          # local control plane, CRDs and samples applied, Ctrl-C stops it
+  kubeforge run --kubeconfig ~/.kube/config")]
+    Run(RunArgs),
+    /// Print kubeforge's version and the versions it scaffolds against.
+    #[command(after_help = "Example:\n  kubeforge version")]
+    Version,
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  kubeforge completion bash > /etc/bash_completion.d/kubeforge
+  kubeforge completion zsh > \"${fpath[1]}/_kubeforge\"")]
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// Add a kind (its Rust types and CRD) and/or a controller for it.
+    #[command(after_help = "Examples:
+  kubeforge create api --group apps --version v1 --kind MyApp
+  kubeforge create api --group infra --version v1beta2 --kind CacheCluster --namespaced=false
+  kubeforge create api --group apps --version v1 --kind Deployment --resource=false --controller=true")]
+    Api(CreateApiArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum License {
+    Apache2,
+    Mit,
+    None,
+}
+
+impl License {
+    pub fn key(self) -> &'static str {
+        match self {
+            License::Apache2 => "apache2",
+            License::Mit => "mit",
+            License::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The domain of the project's API groups (e.g. example.com): a kind in
+    /// group `apps` gets the API group apps.<domain>.
+    #[arg(long)]
+    pub domain: String,
+    /// The project's name [default: the directory's name].
+    #[arg(long)]
+    pub project_name: Option<String>,
+    /// The copyright owner named in the licence header of generated sources.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// The licence header put on generated Rust sources.
+    #[arg(long, value_enum, default_value_t = License::Apache2)]
+    pub license: License,
+    #[command(flatten)]
+    pub dependency: DependencyArgs,
+    /// The directory to create the project in (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// How the generated project depends on the kubeforge crates.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct DependencyArgs {
+    /// Depend on kubeforge by path: the root of a kubeforge checkout. Inside
+    /// that checkout the path is written relative, so the project stays
+    /// portable. [default: the checkout this kubeforge was built from, if it
+    /// still exists; else crates.io]
+    #[arg(long, value_name = "CHECKOUT")]
+    pub kubeforge_path: Option<PathBuf>,
+    /// Depend on kubeforge from crates.io at this version.
+    #[arg(long, value_name = "VERSION")]
+    pub kubeforge_version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateApiArgs {
+    /// The API group, without the domain (e.g. apps; `core` for the core group).
+    #[arg(long)]
+    pub group: String,
+    /// The API version (e.g. v1, v1alpha1, v2beta3).
+    #[arg(long)]
+    pub version: String,
+    /// The kind, in UpperCamelCase (e.g. MyApp).
+    #[arg(long)]
+    pub kind: String,
+    /// Whether the kind is namespaced; false gives a cluster-scoped kind.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub namespaced: bool,
+    /// The plural, if Kubebuilder's rules get it wrong [default: derived from the kind].
+    #[arg(long)]
+    pub plural: Option<String>,
+    /// Scaffold the kind's types and CRD.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub resource: bool,
+    /// Scaffold a controller for the kind.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub controller: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestsArgs {
+    /// Write nothing; exit 1 and name the files that differ from what the code says.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvtestArgs {}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run against this cluster instead of a local control plane.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Extra arguments passed to the manager binary (after `--`).
+    #[arg(last = true)]
+    pub manager_args: Vec<String>,
+}

@@ -1,0 +1,160 @@
+//! `kubeforge run`: the dev loop with no Docker and no kind.
+//!
+//! With a cluster configured (--kubeconfig or KUBECONFIG) the manager runs
+//! against it. Without one, a local control plane from kubeforge-envtest is
+//! started, the CRDs are installed and config/samples applied, and the
+//! manager runs against that until Ctrl-C; then everything is torn down.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::cli::RunArgs;
+use crate::project::Project;
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let root = std::env::current_dir().context("reading the current directory")?;
+    let project = Project::load(&root)?;
+
+    // The manifests must match the code about to run.
+    let plan = super::manifests::plan(&root, &project)?;
+    super::print_summary(&plan);
+    plan.apply()?;
+
+    let manager_crate = format!("{}-manager", project.project_name);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Build before starting anything, so compile errors come first and fast.
+    let status = std::process::Command::new(&cargo)
+        .args(["build", "--package", &manager_crate, "--bin", "manager"])
+        .current_dir(&root)
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("building {manager_crate} failed (cargo's output is above)");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        match &args.kubeconfig {
+            Some(kubeconfig) => {
+                eprintln!(
+                    "Running {manager_crate} against the cluster in {}",
+                    kubeconfig.display()
+                );
+                run_manager(&root, &manager_crate, kubeconfig, &args.manager_args).await
+            }
+            None => run_local(&root, &project, &manager_crate, &args.manager_args).await,
+        }
+    })
+}
+
+async fn run_local(
+    root: &Path,
+    project: &Project,
+    manager_crate: &str,
+    manager_args: &[String],
+) -> Result<ExitCode> {
+    let assets = kubeforge_envtest::assets::find()?;
+    eprintln!("No cluster configured: starting a local control plane (etcd + kube-apiserver)...");
+    let env = kubeforge_envtest::Environment::builder()
+        .crd_dir(root.join("config/crd/bases"))
+        .start()
+        .await?;
+    let kubeconfig = env.kubeconfig_path().to_path_buf();
+    let result = async {
+        apply_samples(root, &assets.kubectl, &kubeconfig).await?;
+        eprintln!("Control plane ready. From another terminal:");
+        eprintln!("  export KUBECONFIG={}", kubeconfig.display());
+        if let Some(resource) = project.resources.iter().find(|r| r.api.is_some()) {
+            eprintln!("  {} get {}", assets.kubectl.display(), resource.plural);
+        }
+        eprintln!("Press Ctrl-C to stop the operator and the control plane.");
+        run_manager(root, manager_crate, &kubeconfig, manager_args).await
+    }
+    .await;
+    env.stop().await;
+    result
+}
+
+/// `kubectl apply -k config/samples`, when there are samples.
+async fn apply_samples(root: &Path, kubectl: &Path, kubeconfig: &Path) -> Result<()> {
+    let samples = root.join("config/samples");
+    let has_samples = std::fs::read_dir(&samples)
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".yaml") && name != "kustomization.yaml"
+            })
+        })
+        .unwrap_or(false);
+    if !has_samples {
+        return Ok(());
+    }
+    let status = tokio::process::Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["apply", "--server-side", "-k"])
+        .arg(&samples)
+        .status()
+        .await
+        .context("running kubectl")?;
+    if !status.success() {
+        bail!("applying config/samples failed (kubectl's output is above)");
+    }
+    Ok(())
+}
+
+/// Runs the built manager until it exits or Ctrl-C, which the manager also
+/// receives (same process group) and answers with a graceful shutdown.
+async fn run_manager(
+    root: &Path,
+    manager_crate: &str,
+    kubeconfig: &Path,
+    manager_args: &[String],
+) -> Result<ExitCode> {
+    let binary = target_dir(root).join("debug/manager");
+    let mut child = tokio::process::Command::new(&binary)
+        .args(manager_args)
+        .env("KUBECONFIG", kubeconfig)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {manager_crate} ({})", binary.display()))?;
+    let status = tokio::select! {
+        status = child.wait() => status?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("Stopping...");
+            match tokio::time::timeout(std::time::Duration::from_secs(30), child.wait()).await {
+                Ok(status) => status?,
+                Err(_) => {
+                    child.kill().await?;
+                    child.wait().await?
+                }
+            }
+        }
+    };
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"))
+}

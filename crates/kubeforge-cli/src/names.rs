@@ -1,0 +1,378 @@
+//! Validating user-given names and deriving the names kubeforge generates
+//! from them, the way Kubebuilder does, so platform engineers get the plurals,
+//! CRD names and file names they already know.
+//!
+//! Every validator returns one line saying what is wrong and what is allowed;
+//! the CLI prints it as is.
+
+use std::fmt;
+
+/// A user-input error: one line, printed as is, and the command exits non-zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidName(pub String);
+
+impl fmt::Display for InvalidName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidName {}
+
+fn invalid(msg: String) -> Result<(), InvalidName> {
+    Err(InvalidName(msg))
+}
+
+/// Checks a DNS-1123 subdomain (what Kubernetes requires of API groups):
+/// lowercase alphanumerics, '-' and '.', each label starting and ending with
+/// an alphanumeric, at most 63 characters a label and 253 in all.
+pub fn validate_dns1123_subdomain(what: &str, value: &str) -> Result<(), InvalidName> {
+    let allowed = "lowercase letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit (e.g. example.com)";
+    if value.is_empty() {
+        return invalid(format!("{what} must not be empty; allowed: {allowed}"));
+    }
+    if value.len() > 253 {
+        return invalid(format!(
+            "{what} `{value}` is longer than 253 characters; allowed: {allowed}"
+        ));
+    }
+    for label in value.split('.') {
+        if !is_dns1123_label(label) {
+            return invalid(format!(
+                "{what} `{value}` is not a DNS-1123 subdomain; allowed: {allowed}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_dns1123_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+/// A project name becomes a crate name prefix, a namespace (`<name>-system`)
+/// and a label value, so it must be a DNS-1123 label that also starts with a
+/// letter (crate names cannot start with a digit).
+pub fn validate_project_name(value: &str) -> Result<(), InvalidName> {
+    let ok =
+        is_dns1123_label(value) && value.len() <= 40 && value.as_bytes()[0].is_ascii_lowercase();
+    if ok {
+        Ok(())
+    } else {
+        invalid(format!(
+            "project name `{value}` is invalid; allowed: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit, at most 40 characters (e.g. myapp-operator); set it with --project-name"
+        ))
+    }
+}
+
+/// Kubernetes API versions: v1, v1alpha1, v2beta3 ...
+pub fn validate_version(value: &str) -> Result<(), InvalidName> {
+    let ok = (|| {
+        let rest = value.strip_prefix('v')?;
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (major, rest) = rest.split_at(digits);
+        if major.is_empty() || major.starts_with('0') {
+            return None;
+        }
+        if rest.is_empty() {
+            return Some(());
+        }
+        let rest = rest
+            .strip_prefix("alpha")
+            .or_else(|| rest.strip_prefix("beta"))?;
+        let ok =
+            !rest.is_empty() && !rest.starts_with('0') && rest.bytes().all(|b| b.is_ascii_digit());
+        ok.then_some(())
+    })()
+    .is_some();
+    if ok {
+        Ok(())
+    } else {
+        invalid(format!(
+            "version `{value}` is invalid; allowed: v<N>, v<N>alpha<M> or v<N>beta<M> with N, M positive integers (e.g. v1, v1alpha1, v2beta3)"
+        ))
+    }
+}
+
+/// Rust's strict and reserved keywords: a kind whose module name is one of
+/// them would not compile.
+const RUST_KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Names in every Rust module's scope that a generated `struct <Kind>` would
+/// shadow, breaking the code around it in confusing ways.
+const PRELUDE_NAMES: &[&str] = &[
+    "Self",
+    "Box",
+    "Option",
+    "Result",
+    "String",
+    "Vec",
+    "Some",
+    "None",
+    "Ok",
+    "Err",
+    "Clone",
+    "Copy",
+    "Default",
+    "Drop",
+    "Eq",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "From",
+    "Into",
+    "Iterator",
+    "Ord",
+    "PartialEq",
+    "PartialOrd",
+    "Send",
+    "Sized",
+    "Sync",
+    "ToOwned",
+    "ToString",
+    "Unpin",
+];
+
+/// A kind must be UpperCamelCase (Kubernetes convention, and it becomes a Rust
+/// type name) and must yield usable Rust identifiers.
+pub fn validate_kind(value: &str) -> Result<(), InvalidName> {
+    let camel = value.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && value.chars().all(|c| c.is_ascii_alphanumeric())
+        && value.len() <= 63;
+    if !camel {
+        return invalid(format!(
+            "kind `{value}` is not UpperCamelCase; allowed: an ASCII letter A-Z followed by letters and digits, at most 63 characters (e.g. MyApp, CacheCluster)"
+        ));
+    }
+    if PRELUDE_NAMES.contains(&value) {
+        return invalid(format!(
+            "kind `{value}` is a Rust keyword or prelude name and would not compile cleanly; choose another kind name (e.g. My{value})"
+        ));
+    }
+    let module = snake_case(value);
+    if RUST_KEYWORDS.contains(&module.as_str()) {
+        return invalid(format!(
+            "kind `{value}` becomes the Rust keyword `{module}` as a module name; choose another kind name (e.g. My{value})"
+        ));
+    }
+    Ok(())
+}
+
+/// Turns a kind into snake_case the way Rust module names expect:
+/// `DNSRecord` -> `dns_record`, `MyApp` -> `my_app`, `V2Thing` -> `v2_thing`.
+pub fn snake_case(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let mut out = String::with_capacity(value.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            if prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase() && next_lower)
+            {
+                out.push('_');
+            }
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Kubebuilder derives plurals with flect: lowercase the kind, then apply
+/// English plural rules (MyApp -> myapps, Policy -> policies,
+/// Ingress -> ingresses). Irregular words follow flect's table for the words
+/// that show up in kind names.
+pub fn plural(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    const IRREGULAR: &[(&str, &str)] = &[
+        ("person", "people"),
+        ("child", "children"),
+        ("man", "men"),
+        ("woman", "women"),
+        ("index", "indices"),
+        ("matrix", "matrices"),
+        ("vertex", "vertices"),
+        ("criterion", "criteria"),
+        ("datum", "data"),
+        ("leaf", "leaves"),
+        ("quiz", "quizzes"),
+        ("endpoints", "endpoints"),
+        ("data", "data"),
+        ("metadata", "metadata"),
+        ("news", "news"),
+        ("series", "series"),
+        ("species", "species"),
+    ];
+    for (singular, plural) in IRREGULAR {
+        if let Some(stem) = lower.strip_suffix(singular) {
+            // Only whole trailing words: `...Man` but not `...German`.
+            let boundary = kind.len() - singular.len();
+            let starts_word = boundary == 0 || kind.as_bytes()[boundary].is_ascii_uppercase();
+            if starts_word {
+                return format!("{stem}{plural}");
+            }
+        }
+    }
+    let ends = |s: &str| lower.ends_with(s);
+    if ends("s") || ends("x") || ends("z") || ends("ch") || ends("sh") {
+        return format!("{lower}es");
+    }
+    if let Some(stem) = lower.strip_suffix('y') {
+        let before = stem.chars().last();
+        if before.is_some_and(|c| !"aeiou".contains(c)) {
+            return format!("{stem}ies");
+        }
+    }
+    format!("{lower}s")
+}
+
+/// A plural given with --plural: it becomes a URL path segment and part of
+/// the CRD's name, so lowercase letters and digits only.
+pub fn is_plural_name(value: &str) -> bool {
+    value.len() <= 63
+        && value.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// A module name for an API group: `apps` -> `apps`, `batch.tutorial` ->
+/// `batch_tutorial`, `my-group` -> `my_group`, keywords as raw identifiers.
+pub fn group_module(group: &str) -> String {
+    rust_ident(&group.replace(['.', '-'], "_"))
+}
+
+/// A module name that is a keyword is written as a raw identifier.
+pub fn rust_ident(name: &str) -> String {
+    if RUST_KEYWORDS.contains(&name) && !matches!(name, "self" | "super" | "crate") {
+        format!("r#{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_follow_kubebuilder() {
+        for (kind, want) in [
+            ("MyApp", "myapps"),
+            ("Policy", "policies"),
+            ("Ingress", "ingresses"),
+            ("CacheCluster", "cacheclusters"),
+            ("Gateway", "gateways"),
+            ("Box2", "box2s"),
+            ("Mailbox", "mailboxes"),
+            ("Batch", "batches"),
+            ("Mesh", "meshes"),
+            ("DNSRecord", "dnsrecords"),
+            ("Person", "people"),
+            ("GermanMan", "germanmen"),
+            ("German", "germans"),
+            ("Endpoints", "endpoints"),
+            ("Status", "statuses"),
+        ] {
+            assert_eq!(plural(kind), want, "plural of {kind}");
+        }
+    }
+
+    #[test]
+    fn snake_case_splits_acronyms() {
+        for (kind, want) in [
+            ("DNSRecord", "dns_record"),
+            ("MyApp", "my_app"),
+            ("CacheCluster", "cache_cluster"),
+            ("HTTPRoute", "http_route"),
+            ("App", "app"),
+            ("V2Thing", "v2_thing"),
+            ("ABC", "abc"),
+        ] {
+            assert_eq!(snake_case(kind), want, "snake_case of {kind}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        for ok in ["v1", "v2", "v1alpha1", "v2beta3", "v10beta12"] {
+            assert!(validate_version(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "1",
+            "v0",
+            "V1",
+            "v1alpha",
+            "v1beta0",
+            "v1gamma1",
+            "v01",
+            "",
+            "v1alpha1x",
+        ] {
+            assert!(validate_version(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kinds() {
+        for ok in ["MyApp", "CacheCluster", "DNSRecord", "App2"] {
+            assert!(validate_kind(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "myApp", "My_App", "My-App", "", "Self", "Type", "Box", "Match", "Ünicode",
+        ] {
+            assert!(validate_kind(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn subdomains() {
+        for ok in ["example.com", "corp.example", "infra", "a-b.c1"] {
+            assert!(validate_dns1123_subdomain("domain", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "Example.com",
+            "-a.com",
+            "a-.com",
+            "a..b",
+            "",
+            "a_b",
+            "a.b.",
+            ".a",
+        ] {
+            assert!(validate_dns1123_subdomain("domain", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn project_names() {
+        for ok in ["myapp", "myapp-operator", "a1"] {
+            assert!(validate_project_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["MyApp", "1app", "my_app", "-a", "a-", ""] {
+            assert!(validate_project_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn group_modules() {
+        assert_eq!(group_module("apps"), "apps");
+        assert_eq!(group_module("batch.tutorial"), "batch_tutorial");
+        assert_eq!(group_module("my-group"), "my_group");
+        assert_eq!(group_module("type"), "r#type");
+    }
+}

@@ -1,0 +1,388 @@
+//! All-or-nothing file changes.
+//!
+//! A command first builds a [`Plan`] in memory: every file it creates and
+//! every file it changes, with the full new contents. Nothing touches the disk
+//! until the plan is complete and checked, and [`Plan::apply`] rolls back
+//! everything it did if any step fails. So bad input, a missing marker or a
+//! full disk never leaves half a scaffold behind, and a user's edited file is
+//! never overwritten: creating a file that exists is refused while planning.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+
+/// What happens to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    /// A new file; refused if the path exists.
+    Create(String),
+    /// A file the command owns or extends (PROJECT, insertion at markers).
+    /// `original` is what was read while planning: if the file changed on
+    /// disk since, applying is refused.
+    Update { original: String, new: String },
+}
+
+/// Files to create and update under one root, keyed by relative path so the
+/// order of writes (and of what the command prints) is deterministic.
+#[derive(Debug)]
+pub struct Plan {
+    root: PathBuf,
+    changes: BTreeMap<PathBuf, Change>,
+}
+
+impl Plan {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Plan {
+            root: root.into(),
+            changes: BTreeMap::new(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Plans a new file. Refuses when it exists on disk (it may hold the
+    /// user's edits) or when the plan already creates it.
+    pub fn create(&mut self, rel: impl Into<PathBuf>, contents: String) -> Result<()> {
+        let rel = rel.into();
+        let path = self.root.join(&rel);
+        if path.exists() || path.is_symlink() {
+            bail!(
+                "{} already exists; kubeforge never overwrites a file you may have edited (move it away and run the command again)",
+                rel.display()
+            );
+        }
+        if self.changes.contains_key(&rel) {
+            bail!("internal error: {} planned twice", rel.display());
+        }
+        self.changes.insert(rel, Change::Create(contents));
+        Ok(())
+    }
+
+    /// The current contents of a file as this plan would leave it: planned
+    /// contents if the plan touches it, else what is on disk.
+    pub fn read(&self, rel: impl AsRef<Path>) -> Result<String> {
+        let rel = rel.as_ref();
+        match self.changes.get(rel) {
+            Some(Change::Create(text)) => Ok(text.clone()),
+            Some(Change::Update { new, .. }) => Ok(new.clone()),
+            None => fs::read_to_string(self.root.join(rel))
+                .with_context(|| format!("reading {}", rel.display())),
+        }
+    }
+
+    /// Plans new contents for an existing (or already planned) file.
+    pub fn update(&mut self, rel: impl Into<PathBuf>, new: String) -> Result<()> {
+        let rel = rel.into();
+        match self.changes.get_mut(&rel) {
+            Some(Change::Create(text)) => *text = new,
+            Some(Change::Update { new: planned, .. }) => *planned = new,
+            None => {
+                let original = fs::read_to_string(self.root.join(&rel))
+                    .with_context(|| format!("reading {}", rel.display()))?;
+                if original != new {
+                    self.changes.insert(rel, Change::Update { original, new });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans writing a file that kubeforge generates in full (manifests):
+    /// created when missing, replaced when different, untouched when equal.
+    pub fn write_generated(&mut self, rel: impl Into<PathBuf>, contents: String) -> Result<()> {
+        let rel = rel.into();
+        if self.root.join(&rel).exists() || self.changes.contains_key(&rel) {
+            self.update(rel, contents)
+        } else {
+            self.create(rel, contents)
+        }
+    }
+
+    /// Inserts `fragment` just before the line holding `marker` in a file,
+    /// indented like the marker. Idempotent: if the fragment's text is
+    /// already in the file, nothing changes.
+    pub fn insert_at_marker(
+        &mut self,
+        rel: impl AsRef<Path>,
+        marker: &str,
+        fragment: &str,
+    ) -> Result<()> {
+        let rel = rel.as_ref();
+        let text = self.read(rel)?;
+        let new = insert_at_marker(&text, marker, fragment)
+            .with_context(|| format!("updating {}", rel.display()))?;
+        self.update(rel.to_path_buf(), new)
+    }
+
+    /// Relative paths this plan writes, in order, with a word for each.
+    pub fn summary(&self) -> Vec<(&'static str, &Path)> {
+        self.changes
+            .iter()
+            .map(|(rel, change)| {
+                let verb = match change {
+                    Change::Create(_) => "create",
+                    Change::Update { .. } => "update",
+                };
+                (verb, rel.as_path())
+            })
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Writes every change, or none: on the first failure everything already
+    /// written is undone (created files and directories removed, updated files
+    /// restored) and the error is returned.
+    pub fn apply(self) -> Result<()> {
+        let mut journal = Journal::default();
+        match self.apply_all(&mut journal) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                journal.roll_back();
+                Err(err)
+            }
+        }
+    }
+
+    fn apply_all(&self, journal: &mut Journal) -> Result<()> {
+        // Re-check right before writing: a file may have appeared or changed
+        // since planning, and it would be the user's.
+        for (rel, change) in &self.changes {
+            let path = self.root.join(rel);
+            match change {
+                Change::Create(_) if path.exists() || path.is_symlink() => {
+                    bail!(
+                        "{} appeared while kubeforge was running; nothing was written",
+                        rel.display()
+                    )
+                }
+                Change::Update { original, .. } => {
+                    let now = fs::read_to_string(&path).unwrap_or_default();
+                    if &now != original {
+                        bail!(
+                            "{} changed while kubeforge was running; nothing was written",
+                            rel.display()
+                        )
+                    }
+                }
+                Change::Create(_) => {}
+            }
+        }
+        for (rel, change) in &self.changes {
+            let path = self.root.join(rel);
+            if let Some(parent) = path.parent() {
+                journal
+                    .create_dirs(parent)
+                    .with_context(|| format!("creating directory {}", parent.display()))?;
+            }
+            let contents = match change {
+                Change::Create(text) => text,
+                Change::Update { new, .. } => new,
+            };
+            write_atomically(&path, contents)
+                .with_context(|| format!("writing {}", rel.display()))?;
+            match change {
+                Change::Create(_) => journal.created_files.push(path),
+                Change::Update { original, .. } => journal.updated.push((path, original.clone())),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What has been written so far, to undo it.
+#[derive(Default)]
+struct Journal {
+    created_dirs: Vec<PathBuf>,
+    created_files: Vec<PathBuf>,
+    updated: Vec<(PathBuf, String)>,
+}
+
+impl Journal {
+    fn create_dirs(&mut self, dir: &Path) -> io::Result<()> {
+        let mut missing = Vec::new();
+        let mut cur = Some(dir);
+        while let Some(d) = cur {
+            if d.as_os_str().is_empty() || d.exists() {
+                break;
+            }
+            missing.push(d.to_path_buf());
+            cur = d.parent();
+        }
+        for d in missing.into_iter().rev() {
+            fs::create_dir(&d)?;
+            self.created_dirs.push(d);
+        }
+        Ok(())
+    }
+
+    /// Best effort: every step is tried even if an earlier one fails, since
+    /// leaving less behind is always better.
+    fn roll_back(self) {
+        for (path, original) in self.updated.iter().rev() {
+            let _ = write_atomically(path, original);
+        }
+        for path in self.created_files.iter().rev() {
+            let _ = fs::remove_file(path);
+        }
+        for dir in self.created_dirs.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// Writes through a temporary file in the same directory and renames it into
+/// place, so a crash never leaves a truncated file.
+fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(".kubeforge-tmp");
+    let tmp = path.with_file_name(tmp_name);
+    fs::write(&tmp, contents)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+/// Pure text insertion behind [`Plan::insert_at_marker`].
+pub fn insert_at_marker(text: &str, marker: &str, fragment: &str) -> Result<String> {
+    let fragment = fragment.trim_end_matches('\n');
+    if fragment.trim().is_empty() {
+        return Ok(text.to_string());
+    }
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(index) = lines.iter().position(|l| l.trim() == marker) else {
+        bail!(
+            "scaffold marker `{marker}` not found; put the marker line back so kubeforge can insert code there"
+        );
+    };
+    // Idempotent: compare ignoring indentation, line by line.
+    let trimmed_fragment: Vec<&str> = fragment.lines().map(str::trim).collect();
+    let trimmed_text: Vec<&str> = text.lines().map(str::trim).collect();
+    if trimmed_text
+        .windows(trimmed_fragment.len())
+        .any(|w| w == trimmed_fragment.as_slice())
+    {
+        return Ok(text.to_string());
+    }
+    // A one-line `mod` declaration joins the run of them above the marker in
+    // sorted order, where rustfmt would put it, so the scaffold stays
+    // `cargo fmt --check` clean whatever order kinds are added in.
+    let indent: String = lines[index]
+        .chars()
+        .take_while(|c| c.is_whitespace() && *c != '\n')
+        .collect();
+    let mut index = index;
+    if fragment.lines().count() == 1 && fragment.trim_start().starts_with("pub mod ") {
+        let new_line = fragment.trim();
+        while index > 0 {
+            let above = lines[index - 1].trim();
+            if above.starts_with("pub mod ") && above > new_line {
+                index -= 1;
+            } else {
+                break;
+            }
+        }
+    }
+    let mut block = String::new();
+    for line in fragment.lines() {
+        if line.trim().is_empty() {
+            block.push('\n');
+        } else {
+            block.push_str(&indent);
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    let block: &str = &block;
+    lines.insert(index, block);
+    Ok(lines.concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inserts_before_marker_with_its_indent() {
+        let text = "fn main() {\n    a();\n    // +marker\n}\n";
+        let out = insert_at_marker(text, "// +marker", "b();\nc();").unwrap();
+        assert_eq!(
+            out,
+            "fn main() {\n    a();\n    b();\n    c();\n    // +marker\n}\n"
+        );
+        let again = insert_at_marker(&out, "// +marker", "b();\nc();").unwrap();
+        assert_eq!(again, out, "insertion is idempotent");
+    }
+
+    #[test]
+    fn mod_declarations_are_inserted_sorted() {
+        let text = "pub mod beta;\npub mod delta;\n// +marker\n";
+        let out = insert_at_marker(text, "// +marker", "pub mod alpha;").unwrap();
+        assert_eq!(
+            out,
+            "pub mod alpha;\npub mod beta;\npub mod delta;\n// +marker\n"
+        );
+        let out = insert_at_marker(&out, "// +marker", "pub mod gamma;").unwrap();
+        assert_eq!(
+            out,
+            "pub mod alpha;\npub mod beta;\npub mod delta;\npub mod gamma;\n// +marker\n"
+        );
+        let out = insert_at_marker(&out, "// +marker", "pub mod charlie;").unwrap();
+        assert!(
+            out.starts_with("pub mod alpha;\npub mod beta;\npub mod charlie;\npub mod delta;\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn missing_marker_is_an_error() {
+        let err = insert_at_marker("x\n", "// +marker", "y").unwrap_err();
+        assert!(err.to_string().contains("`// +marker` not found"), "{err}");
+    }
+
+    #[test]
+    fn create_refuses_existing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), "mine").unwrap();
+        let mut plan = Plan::new(dir.path());
+        let err = plan.create("a", "theirs".into()).unwrap_err();
+        assert!(err.to_string().contains("never overwrites"), "{err}");
+    }
+
+    #[test]
+    fn failed_apply_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b_keep"), "original").unwrap();
+        // `blocker` is a file, so creating `blocker/x` fails after the other
+        // changes (sorted before it: a/new.txt, b_keep) were written.
+        std::fs::write(dir.path().join("blocker"), "").unwrap();
+        let mut plan = Plan::new(dir.path());
+        plan.create("a/new.txt", "new".into()).unwrap();
+        plan.update("b_keep", "changed".into()).unwrap();
+        plan.create("blocker/x", "x".into()).unwrap();
+        assert!(plan.apply().is_err());
+        assert!(!dir.path().join("a").exists(), "created directory removed");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("b_keep")).unwrap(),
+            "original"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let mut names = names;
+        names.sort();
+        assert_eq!(names, ["b_keep", "blocker"]);
+    }
+}

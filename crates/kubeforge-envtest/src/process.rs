@@ -1,0 +1,199 @@
+//! Child processes (etcd, kube-apiserver) that never outlive their owner.
+//!
+//! Three layers make sure of that: an explicit SIGTERM→SIGKILL of the process group on
+//! drop (also while unwinding from a panic), and on Linux `PR_SET_PDEATHSIG` so the kernel
+//! kills the child if the test process dies without unwinding (SIGKILL, abort, OOM).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::Error;
+
+/// How long a process gets to exit after SIGTERM before it is SIGKILLed.
+const GRACE: Duration = Duration::from_secs(10);
+
+pub(crate) struct ManagedProcess {
+    name: &'static str,
+    child: Option<Child>,
+    pid: u32,
+    log: PathBuf,
+}
+
+struct SpawnRequest {
+    command: Command,
+    reply: mpsc::Sender<std::io::Result<Child>>,
+}
+
+/// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits, not the process.
+/// Tests spawn from short-lived threads (tokio blocking pool, per-test threads, a shared
+/// environment started by whichever test came first), so children are forked from one
+/// dedicated thread that lives as long as the process.
+fn spawner() -> Option<&'static mpsc::Sender<SpawnRequest>> {
+    static SPAWNER: OnceLock<Option<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    SPAWNER
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<SpawnRequest>();
+            std::thread::Builder::new()
+                .name("kubeforge-envtest-spawner".into())
+                .spawn(move || {
+                    for mut request in rx {
+                        let _ = request.reply.send(request.command.spawn());
+                    }
+                })
+                .ok()
+                .map(|_| tx)
+        })
+        .as_ref()
+}
+
+fn spawn(mut command: Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+
+    // Own process group: signals from the terminal (Ctrl-C to `cargo test`) don't race our
+    // orderly shutdown, and teardown can signal the whole group.
+    command.process_group(0);
+    #[cfg(target_os = "linux")]
+    {
+        let parent = std::process::id();
+        // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died between fork and prctl; then nobody would kill us.
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other("parent exited during spawn"));
+                }
+                Ok(())
+            });
+        }
+    }
+    match spawner() {
+        Some(tx) => {
+            let (reply_tx, reply_rx) = mpsc::channel();
+            tx.send(SpawnRequest {
+                command,
+                reply: reply_tx,
+            })
+            .map_err(|_| std::io::Error::other("spawner thread is gone"))?;
+            reply_rx
+                .recv()
+                .map_err(|_| std::io::Error::other("spawner thread is gone"))?
+        }
+        None => command.spawn(),
+    }
+}
+
+impl ManagedProcess {
+    /// Starts `program args...` with stdout and stderr going to `log`.
+    pub(crate) fn start(
+        name: &'static str,
+        program: &Path,
+        args: &[String],
+        log: PathBuf,
+    ) -> Result<Self, Error> {
+        let out =
+            File::create(&log).map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| Error::io(format!("opening {}", log.display()), e))?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        let child = spawn(command)
+            .map_err(|e| Error::io(format!("starting {name} ({})", program.display()), e))?;
+        let pid = child.id();
+        tracing::debug!(name, pid, "started");
+        Ok(ManagedProcess {
+            name,
+            child: Some(child),
+            pid,
+            log,
+        })
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// `Some(description)` if the process has exited.
+    pub(crate) fn exited(&mut self) -> Option<String> {
+        let child = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(format!("unknown state: {e}")),
+        }
+    }
+
+    /// The last `n` lines the process logged, joined with " | " to stay on one line.
+    pub(crate) fn log_tail(&self, n: usize) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = File::open(&self.log) {
+            // Only the end matters; the apiserver log can be large.
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let _ = file.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)));
+            let mut bytes = Vec::new();
+            let _ = file.read_to_end(&mut bytes);
+            text = String::from_utf8_lossy(&bytes).into_owned();
+        }
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(n)..].join(" | ")
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// SIGTERM the process group, wait up to [`GRACE`], then SIGKILL; always reaps.
+    /// Blocking on purpose: it runs in `Drop`, which may be outside any async runtime.
+    pub(crate) fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // Signal only while unreaped: until then the pid (and group id) cannot be reused.
+        if let Ok(None) = child.try_wait() {
+            let pgid = -(self.pid as libc::pid_t);
+            // SAFETY: plain syscall on a process group we created and have not reaped.
+            unsafe { libc::kill(pgid, libc::SIGTERM) };
+            let deadline = Instant::now() + GRACE;
+            let mut delay = Duration::from_millis(5);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() >= deadline => {
+                        tracing::warn!(
+                            name = self.name,
+                            pid = self.pid,
+                            "did not stop on SIGTERM; killing"
+                        );
+                        // SAFETY: as above, still unreaped.
+                        unsafe { libc::kill(pgid, libc::SIGKILL) };
+                        break;
+                    }
+                    Ok(None) => {
+                        std::thread::sleep(delay);
+                        delay = (delay * 2).min(Duration::from_millis(50));
+                    }
+                }
+            }
+        }
+        let _ = child.wait();
+        tracing::debug!(name = self.name, pid = self.pid, "stopped");
+    }
+}
+
+impl Drop for ManagedProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,6 @@
+#[kubeforge::schema(minimum = 1)]
+pub struct Port {
+    pub name: String,
+}
+
+fn main() {}

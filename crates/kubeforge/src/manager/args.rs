@@ -1,0 +1,209 @@
+//! Command-line flags of a generated `manager` binary.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Output format of the log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, for `kubeforge run` / `cargo run` on a laptop.
+    Text,
+    /// One JSON object per line, for log collectors in a cluster.
+    Json,
+}
+
+/// The flags every kubeforge manager accepts, in the spirit of Kubebuilder's
+/// `cmd/main.go`, so operators can be deployed with familiar arguments.
+///
+/// Flatten it into the binary's own `clap::Parser` struct
+/// (`#[command(flatten)] manager: ManagerArgs`) so projects can add flags.
+/// Every flag except `--kubeconfig` can also be set through the environment
+/// variable named in its help, which is handy in a Deployment's `env:`.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+pub struct ManagerArgs {
+    /// Address the Prometheus /metrics endpoint binds to ("0" disables it).
+    /// A Go-style ":8080" means all interfaces.
+    #[arg(long, env = "METRICS_BIND_ADDRESS", default_value = "0.0.0.0:8080")]
+    pub metrics_bind_address: String,
+
+    /// Address the /healthz and /readyz probe endpoints bind to ("0" disables them).
+    #[arg(
+        long,
+        env = "HEALTH_PROBE_BIND_ADDRESS",
+        default_value = "0.0.0.0:8081"
+    )]
+    pub health_probe_bind_address: String,
+
+    /// Enable leader election, so only one replica runs the controllers.
+    #[arg(long, env = "LEADER_ELECT")]
+    pub leader_elect: bool,
+
+    /// Namespace of the leader-election Lease. Defaults to the pod's namespace
+    /// (POD_NAMESPACE, then the in-cluster service-account namespace file),
+    /// else "default".
+    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// How long a non-renewed leader lease stays valid before another replica
+    /// may take over ("15s", "1m" or plain seconds).
+    #[arg(long, env = "LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+
+    /// How long before the lease expires the leader renews it; also the
+    /// tolerated clock skew. Defaults to a third of --lease-duration.
+    #[arg(long, env = "LEASE_RENEW_GRACE", value_parser = parse_duration)]
+    pub lease_renew_grace: Option<Duration>,
+
+    /// How long controllers get to finish after SIGTERM before they are aborted.
+    #[arg(long, env = "GRACEFUL_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub graceful_shutdown_timeout: Duration,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. "info" or "info,kube=debug". When unset, RUST_LOG is
+    /// used, and "info" when that is unset too.
+    #[arg(long, env = "LOG_LEVEL")]
+    pub log_level: Option<String>,
+
+    /// Path to a kubeconfig. When unset, kube's inference applies: KUBECONFIG,
+    /// ~/.kube/config, then the in-cluster service account.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl Default for ManagerArgs {
+    /// The flag defaults, for tests and for embedding the manager without clap.
+    fn default() -> Self {
+        ManagerArgs {
+            metrics_bind_address: "0.0.0.0:8080".into(),
+            health_probe_bind_address: "0.0.0.0:8081".into(),
+            leader_elect: false,
+            leader_election_namespace: None,
+            lease_duration: Duration::from_secs(15),
+            lease_renew_grace: None,
+            graceful_shutdown_timeout: Duration::from_secs(30),
+            log_format: LogFormat::Text,
+            log_level: None,
+            kubeconfig: None,
+        }
+    }
+}
+
+/// Parses "15s", "2m", "1h", "500ms" or a bare number of seconds.
+///
+/// Hand-rolled rather than pulling in a duration crate: operators only ever
+/// pass a handful of simple values here.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let amount: u64 = digits.parse().map_err(|_| {
+        format!("invalid duration {value:?}: expected e.g. \"15s\", \"2m\" or \"30\"")
+    })?;
+    let multiply = |factor: u64| {
+        amount
+            .checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("duration {value:?} is too large"))
+    };
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(amount)),
+        "ms" => Ok(Duration::from_millis(amount)),
+        "m" => multiply(60),
+        "h" => multiply(3600),
+        other => Err(format!(
+            "invalid duration unit {other:?} in {value:?}: use ms, s, m or h"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        manager: ManagerArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ManagerArgs, clap::Error> {
+        let argv = std::iter::once("manager").chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(|cli| cli.manager)
+    }
+
+    // These tests assume none of the flag environment variables are set in
+    // the test process, which holds in CI and `cargo test`.
+
+    #[test]
+    fn defaults_match_kubebuilder() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args, ManagerArgs::default());
+        assert_eq!(args.metrics_bind_address, "0.0.0.0:8080");
+        assert_eq!(args.health_probe_bind_address, "0.0.0.0:8081");
+        assert!(!args.leader_elect);
+        assert_eq!(args.log_format, LogFormat::Text);
+        assert_eq!(args.lease_duration, Duration::from_secs(15));
+        assert_eq!(args.graceful_shutdown_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let args = parse(&[
+            "--metrics-bind-address",
+            "0",
+            "--health-probe-bind-address=127.0.0.1:9000",
+            "--leader-elect",
+            "--leader-election-namespace",
+            "ops",
+            "--lease-duration",
+            "1m",
+            "--lease-renew-grace=10",
+            "--log-format",
+            "json",
+            "--log-level",
+            "debug,kube=info",
+            "--kubeconfig",
+            "/tmp/kc",
+            "--graceful-shutdown-timeout",
+            "5s",
+        ])
+        .unwrap();
+        assert_eq!(args.metrics_bind_address, "0");
+        assert_eq!(args.health_probe_bind_address, "127.0.0.1:9000");
+        assert!(args.leader_elect);
+        assert_eq!(args.leader_election_namespace.as_deref(), Some("ops"));
+        assert_eq!(args.lease_duration, Duration::from_secs(60));
+        assert_eq!(args.lease_renew_grace, Some(Duration::from_secs(10)));
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.log_level.as_deref(), Some("debug,kube=info"));
+        assert_eq!(args.kubeconfig, Some(PathBuf::from("/tmp/kc")));
+        assert_eq!(args.graceful_shutdown_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        assert!(parse(&["--log-format", "xml"]).is_err());
+        assert!(parse(&["--lease-duration", "soon"]).is_err());
+        assert!(parse(&["--leader-elect=maybe"]).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("-5s").is_err());
+        assert!(parse_duration(&format!("{}h", u64::MAX)).is_err());
+    }
+}

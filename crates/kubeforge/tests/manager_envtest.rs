@@ -1,0 +1,345 @@
+//! The manager against a real API server (kubeforge-envtest): client from a
+//! kubeconfig path, leader election through a Lease, hand-over on shutdown
+//! and exit on lost leadership.
+//!
+//! Waits are for observable events (a controller starting, the Lease being
+//! renewed) with a generous upper bound only so a broken build fails instead
+//! of hanging; nothing asserts how fast anything happens.
+
+#![cfg(feature = "runtime")]
+
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
+use kubeforge::manager::{Context, Manager, ManagerArgs, ManagerError};
+use kubeforge_envtest::Environment;
+use tokio::sync::{mpsc, oneshot};
+
+/// Upper bound for any single wait, so a regression fails rather than hangs.
+const WAIT_LIMIT: Duration = Duration::from_secs(120);
+
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(WAIT_LIMIT, future)
+        .await
+        .unwrap_or_else(|_| panic!("gave up waiting for {what}"))
+}
+
+fn args(env: &Environment, leader_elect: bool) -> ManagerArgs {
+    ManagerArgs {
+        metrics_bind_address: "127.0.0.1:0".into(),
+        health_probe_bind_address: "127.0.0.1:0".into(),
+        leader_elect,
+        leader_election_namespace: Some("default".into()),
+        lease_duration: Duration::from_secs(3),
+        lease_renew_grace: Some(Duration::from_secs(1)),
+        graceful_shutdown_timeout: Duration::from_secs(10),
+        log_level: Some("off".into()),
+        kubeconfig: Some(env.kubeconfig_path().to_owned()),
+        ..ManagerArgs::default()
+    }
+}
+
+/// Minimal HTTP/1.1 GET returning the status code and body.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let path = path.to_owned();
+    let response = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+    .await
+    .unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A controller that proves it can use the client, reports that it started
+/// and runs until the manager tells it to stop.
+fn reporting_controller(
+    label: &'static str,
+    started: mpsc::UnboundedSender<&'static str>,
+) -> impl FnOnce(Context) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>
++ Send
++ 'static {
+    move |ctx: Context| {
+        Box::pin(async move {
+            let namespaces: Api<Namespace> = Api::all(ctx.client());
+            namespaces.list(&ListParams::default()).await?;
+            let _ = started.send(label);
+            ctx.shutdown_signal().await;
+            Ok(())
+        })
+    }
+}
+
+async fn lease(env: &Environment, name: &str) -> Lease {
+    Api::<Lease>::namespaced(env.client(), "default")
+        .get(name)
+        .await
+        .unwrap()
+}
+
+fn renew_time(lease: &Lease) -> Option<Timestamp> {
+    lease.spec.as_ref()?.renew_time.as_ref().map(|t| t.0)
+}
+
+fn holder(lease: &Lease) -> Option<String> {
+    lease.spec.as_ref()?.holder_identity.clone()
+}
+
+#[tokio::test]
+async fn serves_endpoints_with_a_real_client_and_stops_on_request() {
+    let env = Environment::start().await.unwrap();
+    let mut manager = Manager::new(args(&env, true), "endpoints.example.com")
+        .await
+        .unwrap();
+    let (started_tx, mut started_rx) = mpsc::unbounded_channel();
+    manager.add_controller("widgets", reporting_controller("widgets", started_tx));
+    manager.bind().await.unwrap();
+    let probes = manager.health_probe_addr().unwrap();
+    let metrics = manager.metrics_addr().unwrap();
+
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let run = tokio::spawn(manager.run_until(async {
+        let _ = stop_rx.await;
+    }));
+
+    assert_eq!(
+        within("controller start", started_rx.recv()).await,
+        Some("widgets")
+    );
+    assert_eq!(get(probes, "/healthz").await, (200, "ok".to_owned()));
+    assert_eq!(get(probes, "/readyz").await.0, 200);
+    let (status, body) = get(metrics, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#"kubeforge_leader_election_status{name="endpoints.example.com"} 1"#),
+        "{body}"
+    );
+    assert!(holder(&lease(&env, "endpoints.example.com").await).is_some());
+
+    stop_tx.send(()).unwrap();
+    within("manager exit", run).await.unwrap().unwrap();
+    // Released on the way out, so a successor need not wait for expiry.
+    assert_eq!(holder(&lease(&env, "endpoints.example.com").await), None);
+    assert!(std::net::TcpStream::connect(probes).is_err());
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_leader_runs_controllers_and_a_follower_takes_over() {
+    const LEASE: &str = "handover.example.com";
+    let env = Environment::start().await.unwrap();
+    let (started_tx, mut started_rx) = mpsc::unbounded_channel();
+
+    let mut first = Manager::new(args(&env, true), LEASE).await.unwrap();
+    first.add_controller("widgets", reporting_controller("first", started_tx.clone()));
+    let (stop_first_tx, stop_first_rx) = oneshot::channel::<()>();
+    let first_run = tokio::spawn(first.run_until(async {
+        let _ = stop_first_rx.await;
+    }));
+    assert_eq!(
+        within("first leader", started_rx.recv()).await,
+        Some("first")
+    );
+    let first_holder = holder(&lease(&env, LEASE).await).expect("lease held");
+
+    let mut second = Manager::new(args(&env, true), LEASE).await.unwrap();
+    second.add_controller("widgets", reporting_controller("second", started_tx));
+    let (stop_second_tx, stop_second_rx) = oneshot::channel::<()>();
+    let second_run = tokio::spawn(second.run_until(async {
+        let _ = stop_second_rx.await;
+    }));
+
+    // Let the leader renew three times while the follower competes: each renewal
+    // outlives the lease duration the follower waits on, so a follower that
+    // wrongly took over would have started its controller by then.
+    let mut renewals = 0;
+    let mut last = renew_time(&lease(&env, LEASE).await);
+    within("three renewals by the leader", async {
+        while renewals < 3 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let current = lease(&env, LEASE).await;
+            assert_eq!(holder(&current).as_ref(), Some(&first_holder));
+            let renewed = renew_time(&current);
+            if renewed != last {
+                renewals += 1;
+                last = renewed;
+            }
+        }
+    })
+    .await;
+    assert!(
+        started_rx.try_recv().is_err(),
+        "follower must not run controllers"
+    );
+
+    stop_first_tx.send(()).unwrap();
+    within("first manager exit", first_run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(within("takeover", started_rx.recv()).await, Some("second"));
+    let second_holder = holder(&lease(&env, LEASE).await).expect("lease held");
+    assert_ne!(second_holder, first_holder);
+
+    stop_second_tx.send(()).unwrap();
+    within("second manager exit", second_run)
+        .await
+        .unwrap()
+        .unwrap();
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn losing_the_lease_stops_controllers_and_fails_run() {
+    const LEASE: &str = "lost.example.com";
+    let env = Environment::start().await.unwrap();
+    let mut manager = Manager::new(args(&env, true), LEASE).await.unwrap();
+    let (started_tx, mut started_rx) = mpsc::unbounded_channel();
+    manager.add_controller("widgets", reporting_controller("widgets", started_tx));
+    let (stopped_tx, stopped_rx) = oneshot::channel::<()>();
+    manager.add_controller("watcher", move |ctx: Context| async move {
+        ctx.shutdown_signal().await;
+        let _ = stopped_tx.send(());
+        Ok(())
+    });
+    let run = tokio::spawn(manager.run_until(std::future::pending()));
+    assert_eq!(
+        within("controller start", started_rx.recv()).await,
+        Some("widgets")
+    );
+
+    // Another party takes the lease over, as a replica would after a network
+    // partition.
+    let intruder = serde_json::json!({
+        "spec": {
+            "holderIdentity": "intruder",
+            "renewTime": MicroTime(Timestamp::now()),
+            "acquireTime": MicroTime(Timestamp::now()),
+            "leaseDurationSeconds": 3600,
+        }
+    });
+    Api::<Lease>::namespaced(env.client(), "default")
+        .patch(LEASE, &PatchParams::default(), &Patch::Merge(&intruder))
+        .await
+        .unwrap();
+
+    let result = within("manager exit", run).await.unwrap();
+    assert!(
+        matches!(&result, Err(ManagerError::LeadershipLost(lease)) if lease == LEASE),
+        "{result:?}"
+    );
+    within("controllers stopped", stopped_rx).await.unwrap();
+    // The intruder keeps the lease: a manager that lost it must not release it.
+    assert_eq!(
+        holder(&lease(&env, LEASE).await).as_deref(),
+        Some("intruder")
+    );
+    env.stop().await;
+}
+
+/// The pattern generated controllers use: a kube-runtime `Controller` with
+/// `graceful_shutdown_on(ctx.shutdown_signal())` and `metrics().measure`.
+#[tokio::test]
+async fn kube_runtime_controller_runs_and_stops_gracefully() {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{ObjectMeta, PostParams};
+    use kube::runtime::controller::{Action, Controller};
+    use kube::runtime::watcher;
+    use kubeforge::manager::ControllerMetrics;
+    use std::sync::Arc;
+
+    struct State {
+        metrics: ControllerMetrics,
+        seen: mpsc::UnboundedSender<String>,
+    }
+
+    async fn reconcile(obj: Arc<ConfigMap>, state: Arc<State>) -> Result<Action, kube::Error> {
+        state
+            .metrics
+            .measure(async {
+                let _ = state
+                    .seen
+                    .send(obj.metadata.name.clone().unwrap_or_default());
+                Ok(Action::await_change())
+            })
+            .await
+    }
+
+    fn error_policy(_obj: Arc<ConfigMap>, _error: &kube::Error, _state: Arc<State>) -> Action {
+        Action::requeue(Duration::from_secs(1))
+    }
+
+    async fn run(ctx: Context, seen: mpsc::UnboundedSender<String>) -> anyhow::Result<()> {
+        let api = Api::<ConfigMap>::namespaced(ctx.client(), "default");
+        let state = Arc::new(State {
+            metrics: ctx.metrics(),
+            seen,
+        });
+        Controller::new(api, watcher::Config::default())
+            .graceful_shutdown_on(ctx.shutdown_signal())
+            .run(reconcile, error_policy, state)
+            .for_each(|_| async {})
+            .await;
+        Ok(())
+    }
+
+    let env = Environment::start().await.unwrap();
+    let mut manager = Manager::new(args(&env, false), "runtime.example.com")
+        .await
+        .unwrap();
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
+    manager.add_controller("configmaps", move |ctx| run(ctx, seen_tx));
+    manager.bind().await.unwrap();
+    let metrics = manager.metrics_addr().unwrap();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let run = tokio::spawn(manager.run_until(async {
+        let _ = stop_rx.await;
+    }));
+
+    let config_map = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("reconcile-me".into()),
+            ..ObjectMeta::default()
+        },
+        ..ConfigMap::default()
+    };
+    Api::<ConfigMap>::namespaced(env.client(), "default")
+        .create(&PostParams::default(), &config_map)
+        .await
+        .unwrap();
+    within("reconcile of the new ConfigMap", async {
+        while let Some(name) = seen_rx.recv().await {
+            if name == "reconcile-me" {
+                return;
+            }
+        }
+        panic!("controller stopped before reconciling");
+    })
+    .await;
+
+    let (_, body) = get(metrics, "/metrics").await;
+    assert!(
+        body.contains(r#"kubeforge_reconcile_total{controller="configmaps",result="success"}"#),
+        "{body}"
+    );
+    stop_tx.send(()).unwrap();
+    within("manager exit", run).await.unwrap().unwrap();
+    env.stop().await;
+}

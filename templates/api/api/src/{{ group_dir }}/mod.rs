@@ -1,0 +1,3 @@
+{{ license_header }}//! The {{ api_group }} API group.
+
+// +kubeforge:scaffold:versions

@@ -1,0 +1,3 @@
+{{ license_header }}//! Version {{ version }} of the {{ api_group }} API group.
+
+// +kubeforge:scaffold:kinds

@@ -1,0 +1,117 @@
+{{ license_header }}//! The {{ kind }} controller: watches {{ kind }} objects ({{ api_version }}) and
+//! reconciles each one towards what it asks for.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+{% if builtin %}use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
+use kubeforge::kube::{Api, ResourceExt as _};
+{% else %}use kubeforge::kube::api::{Patch, PatchParams};
+use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
+use kubeforge::kube::{Api, Client, ResourceExt as _};
+{% endif %}use kubeforge::manager::{Context, ControllerMetrics};
+
+use {{ type_path }};
+
+{% if builtin %}/// What a reconcile can fail with. Every error requeues the object (see
+/// [`error_policy`]). TODO(user): make it an enum as your logic grows.
+pub type Error = kubeforge::kube::Error;
+
+/// What every reconcile can use. TODO(user): add a `Client` when the
+/// reconcile needs to talk to the API server.
+pub struct State {
+    pub metrics: ControllerMetrics,
+}
+{% else %}/// The field manager this controller's server-side apply patches use, so
+/// the API server tracks which fields it owns.
+pub const FIELD_MANAGER: &str = "{{ project_name }}-{{ kind_lower }}-controller";
+
+/// What a reconcile can fail with. Every error requeues the object (see
+/// [`error_policy`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API request failed: {0}")]
+    Kube(#[from] kubeforge::kube::Error),
+}
+
+/// What every reconcile can use.
+pub struct State {
+    pub client: Client,
+    pub metrics: ControllerMetrics,
+}
+{% endif %}
+/// Runs the {{ kind }} controller until the manager shuts down.
+///
+/// The `#[rbac]` attributes are the permissions this controller needs;
+/// `kubeforge manifests` turns them into config/rbac/role.yaml, and the
+/// tests run the controller with exactly those permissions.
+{% if builtin %}#[kubeforge::rbac(groups = ["{{ api_group }}"], resources = ["{{ plural }}"], verbs = ["get", "list", "watch"])]
+{% else %}#[kubeforge::rbac(groups = ["{{ api_group }}"], resources = ["{{ plural }}"], verbs = ["get", "list", "watch", "update", "patch"])]
+#[kubeforge::rbac(groups = ["{{ api_group }}"], resources = ["{{ plural }}/status"], verbs = ["get", "update", "patch"])]
+#[kubeforge::rbac(groups = ["{{ api_group }}"], resources = ["{{ plural }}/finalizers"], verbs = ["update"])]
+{% endif %}#[kubeforge::rbac(groups = ["events.k8s.io"], resources = ["events"], verbs = ["create", "patch"])]
+pub async fn run(ctx: Context) -> anyhow::Result<()> {
+    let state = Arc::new(State {
+{% if builtin %}{% else %}        client: ctx.client(),
+{% endif %}        metrics: ctx.metrics(),
+    });
+    let api = Api::<{{ kind }}>::all(ctx.client());
+    Controller::new(api, watcher::Config::default())
+        .graceful_shutdown_on(ctx.shutdown_signal())
+        .run(reconcile, error_policy, state)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::debug!(object = %object, "reconciled"),
+                Err(err) => tracing::warn!(error = %err, "reconcile failed"),
+            }
+        })
+        .await;
+    Ok(())
+}
+
+/// Brings the world in line with one {{ kind }}. Called whenever it (or
+/// anything the controller watches for it) changes, and again after the
+/// returned delay.
+pub async fn reconcile(object: Arc<{{ kind }}>, state: Arc<State>) -> Result<Action, Error> {
+    state
+        .metrics
+        .measure(async {
+{% if builtin %}            // TODO(user): compare the {{ kind }} with what it should be and
+            // change the difference.
+            tracing::info!(name = %object.name_any(), namespace = ?object.namespace(), "reconciling {{ kind }}");
+            Ok(Action::requeue(Duration::from_secs(300)))
+{% else %}            // TODO(user): compare object.spec with the world and change the
+            // difference (create or update owned objects, call APIs ...).
+
+            // Record in the status which generation of the spec was seen, so
+            // users and tools can tell when the controller caught up.
+            let generation = object.metadata.generation;
+            let seen = object.status.as_ref().and_then(|s| s.observed_generation);
+            if generation.is_some() && seen != generation {
+                let api: Api<{{ kind }}> = {% if namespaced %}Api::namespaced(
+                    state.client.clone(),
+                    &object.namespace().unwrap_or_default(),
+                ){% else %}Api::all(state.client.clone()){% endif %};
+                let patch = serde_json::json!({
+                    "apiVersion": "{{ api_version }}",
+                    "kind": "{{ kind }}",
+                    "status": { "observedGeneration": generation },
+                });
+                api.patch_status(
+                    &object.name_any(),
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(patch),
+                )
+                .await?;
+            }
+            Ok(Action::requeue(Duration::from_secs(300)))
+{% endif %}        })
+        .await
+}
+
+/// Decides when to retry after a failed reconcile.
+pub fn error_policy(object: Arc<{{ kind }}>, error: &Error, _state: Arc<State>) -> Action {
+    tracing::warn!(name = %object.name_any(), %error, "reconcile failed; retrying in 15s");
+    Action::requeue(Duration::from_secs(15))
+}

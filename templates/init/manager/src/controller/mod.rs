@@ -1,0 +1,4 @@
+{{ license_header }}//! The operator's controllers, one module each. `kubeforge create api` adds
+//! them here and wires them into main.rs.
+
+// +kubeforge:scaffold:controllers

@@ -1,0 +1,26 @@
+{{ license_header }}//! The {{ project_name }} operator's manager: parses flags, then runs every
+//! controller under kubeforge's manager, which serves /healthz, /readyz and
+//! /metrics, takes part in leader election when asked, and shuts down
+//! cleanly on SIGTERM or Ctrl-C.
+
+use clap::Parser;
+use kubeforge::manager::{Manager, ManagerArgs};
+
+mod controller;
+
+/// Command-line flags. Add your own next to the manager's.
+#[derive(Debug, Parser)]
+#[command(version, about = "The {{ project_name }} operator")]
+struct Cli {
+    #[command(flatten)]
+    manager: ManagerArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut manager = Manager::new(cli.manager, "{{ leader_election_id }}").await?;
+    // +kubeforge:scaffold:controllers
+    manager.run().await?;
+    Ok(())
+}
