@@ -151,6 +151,10 @@ pub fn project_context(project: &Project) -> tera::Context {
     ctx.insert("api_crate", &format!("{name}-api"));
     ctx.insert("api_lib", &format!("{}_api", name.replace('-', "_")));
     ctx.insert("manager_crate", &format!("{name}-manager"));
+    ctx.insert(
+        "manager_lib",
+        &format!("{}_manager", name.replace('-', "_")),
+    );
     ctx.insert("namespace", &format!("{name}-system"));
     ctx.insert("leader_election_id", &format!("{name}.{}", project.domain));
     ctx.insert(

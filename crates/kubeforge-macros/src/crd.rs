@@ -77,9 +77,10 @@ pub(crate) fn expand_crd(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(i) => i,
         Err(e) => return e.to_compile_error(),
     };
+    let original = input.clone();
     match crd(args, &mut input) {
         Ok(out) => out,
-        Err(e) => fallback(e, input),
+        Err(e) => fallback(e, original),
     }
 }
 
@@ -89,9 +90,10 @@ pub(crate) fn expand_schema(args: TokenStream, item: TokenStream) -> TokenStream
         Ok(i) => i,
         Err(e) => return e.to_compile_error(),
     };
+    let original = input.clone();
     match schema_type(args, &mut input) {
         Ok(out) => out,
-        Err(e) => fallback(e, input),
+        Err(e) => fallback(e, original),
     }
 }
 

@@ -4,10 +4,12 @@
 //! (through `inventory`), so the API crate's `crdgen` binary can list every
 //! kind without anyone maintaining a list by hand:
 //!
-//! ```ignore
-//! // src/bin/crdgen.rs of a generated API crate
-//! use myapp_api as _;
-//! fn main() -> std::process::ExitCode { kubeforge::manifests::crdgen_main() }
+//! ```no_run
+//! // src/bin/crdgen.rs of a generated API crate, which also says
+//! // `use myapp_api as _;` so the API crate's registrations are linked in.
+//! fn main() -> std::process::ExitCode {
+//!     kubeforge::manifests::crdgen_main()
+//! }
 //! ```
 //!
 //! The CRDs come from each type's own `crd()` (kube-derive), so what the CLI
@@ -139,7 +141,7 @@ pub fn crds_from<'a>(
             out.push(crd);
             continue;
         }
-        group.sort_by(|a, b| version_priority(b.0.version).cmp(&version_priority(a.0.version)));
+        group.sort_by_key(|(v, _)| std::cmp::Reverse(version_priority(v.version)));
         let kind = group[0].0.kind.to_string();
         let marked: Vec<&str> = group
             .iter()
@@ -178,7 +180,7 @@ pub fn crds_from<'a>(
         merged
             .spec
             .versions
-            .sort_by(|a, b| version_priority(&b.name).cmp(&version_priority(&a.name)));
+            .sort_by_key(|v| std::cmp::Reverse(version_priority(&v.name)));
         out.push(merged);
     }
     Ok(out)
@@ -202,7 +204,7 @@ fn version_priority(v: &str) -> (u8, u64, u64, String) {
     } else {
         (0, 0)
     };
-    // Unknown shapes sort last, alphabetically (reversed key keeps it stable).
+    // Unknown shapes (not produced by #[crd], which validates versions) sort last.
     (stage, major, minor, v.to_string())
 }
 
@@ -266,6 +268,37 @@ pub mod __schema {
                 .any(|s| s.get("type") == Some(&Value::from("null")))
         });
         type_has_null || any_of_null || obj.get("nullable") == Some(&Value::Bool(true))
+    }
+
+    /// What `#[field(default = "text")]` needs from the field's type: a
+    /// string literal only makes a string. Anything else (an enum, a number)
+    /// is written as a Rust value instead, so a mismatch is a compile error.
+    #[diagnostic::on_unimplemented(
+        message = "`default = \"...\"` needs a string field, but this field is `{Self}`",
+        label = "a string literal can only default a String field",
+        note = "write the default as a value of the field's type, e.g. `default = 3` or `default = MyEnum::Variant`"
+    )]
+    pub trait StrDefault {
+        /// Builds the field's default from the literal.
+        fn from_default_str(s: &'static str) -> Self;
+    }
+
+    impl StrDefault for String {
+        fn from_default_str(s: &'static str) -> Self {
+            s.to_string()
+        }
+    }
+
+    impl StrDefault for &'static str {
+        fn from_default_str(s: &'static str) -> Self {
+            s
+        }
+    }
+
+    impl StrDefault for std::borrow::Cow<'static, str> {
+        fn from_default_str(s: &'static str) -> Self {
+            std::borrow::Cow::Borrowed(s)
+        }
     }
 
     /// `x-kubernetes-int-or-string: true` in place of the field's own shape.

@@ -399,14 +399,17 @@ pub(crate) fn process_field(
 }
 
 /// `default = ...` as a Rust expression of the field's type: string literals
-/// go through `From` (so `"x"` works for `String`), arrays become `vec![..]`,
+/// go through `StrDefault` (so `"x"` works for `String`, and is a clear
+/// error for anything else), arrays become `vec![..]`,
 /// anything else (numbers, `MyEnum::Variant`, calls) is used as written, so a
 /// value of the wrong type is an ordinary type error at the literal.
 fn default_value(expr: &Expr) -> TokenStream {
     match expr {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
-        }) => quote_spanned!(s.span()=> ::core::convert::From::from(#s)),
+        }) => {
+            quote_spanned!(s.span()=> ::kubeforge::manifests::__schema::StrDefault::from_default_str(#s))
+        }
         Expr::Array(ExprArray { elems, .. }) => {
             let elems = elems.iter().map(default_value);
             quote_spanned!(expr.span()=> ::std::vec![#(#elems),*])

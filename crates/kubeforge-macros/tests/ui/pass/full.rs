@@ -21,6 +21,7 @@ pub struct MyAppSpec {
 }
 
 #[kubeforge::schema]
+#[derive(PartialEq)]
 pub enum Mode {
     Fast,
     Safe,

@@ -1,0 +1,80 @@
+//! Helpers shared by the CLI's integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The built `kubeforge` binary, run in `dir`.
+pub fn kubeforge(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("kubeforge").expect("kubeforge binary");
+    cmd.current_dir(dir).env_remove("KUBECONFIG");
+    cmd
+}
+
+/// Every file under `root` (skipping target/ and Cargo.lock), path -> bytes.
+pub fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.expect("walk");
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .expect("prefix")
+            .to_path_buf();
+        if rel.starts_with("target") || rel == Path::new("Cargo.lock") {
+            continue;
+        }
+        if entry.file_type().is_file() {
+            out.insert(rel, std::fs::read(entry.path()).expect("read"));
+        } else if entry.file_type().is_dir() {
+            out.insert(rel.join(""), Vec::new());
+        }
+    }
+    out
+}
+
+/// A tree as one text: each file's path, then its contents.
+pub fn render_tree(root: &Path) -> String {
+    let mut out = String::new();
+    for (path, bytes) in tree(root) {
+        if bytes.is_empty() && path.to_string_lossy().ends_with('/') {
+            continue;
+        }
+        out.push_str(&format!("=== {}\n", path.display()));
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        if !bytes.ends_with(b"\n") {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `kubeforge init` with a crates.io dependency, so output doesn't depend
+/// on where the checkout is.
+pub fn init(dir: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "init",
+        "--domain",
+        "example.com",
+        "--kubeforge-version",
+        "0.1.0",
+    ];
+    args.extend_from_slice(extra);
+    kubeforge(dir).args(&args).assert().success();
+}
+
+pub fn create_api(dir: &Path, args: &[&str]) {
+    let mut all = vec!["create", "api"];
+    all.extend_from_slice(args);
+    kubeforge(dir).args(&all).assert().success();
+}
+
+/// The repository root (for path dependencies and the shared target dir).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}

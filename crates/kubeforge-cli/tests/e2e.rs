@@ -1,0 +1,281 @@
+//! End to end: scaffold a project the way a user would, then build, lint
+//! and test it, generate its manifests, check they stay in sync with the
+//! code, prove the RBAC check catches a missing rule, and validate every
+//! generated manifest against a real API server.
+//!
+//! Generated projects share one target directory (target/e2e) and start
+//! from this workspace's Cargo.lock, so dependencies are built once.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn cargo(project: &Path, args: &[&str]) -> std::process::Output {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    Command::new(cargo)
+        .args(args)
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("running cargo")
+}
+
+fn shared_target_dir() -> PathBuf {
+    repo_root().join("target/e2e")
+}
+
+#[track_caller]
+fn ok(what: &str, output: std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed\n--- stdout\n{stdout}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn kubeforge_in(project: &Path, args: &[&str]) -> std::process::Output {
+    kubeforge(project)
+        .args(args)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .output()
+        .expect("running kubeforge")
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from:?} not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("myapp");
+    std::fs::create_dir(&project).unwrap();
+    let repo = repo_root();
+    let repo_str = repo.to_string_lossy().into_owned();
+
+    ok(
+        "init",
+        kubeforge_in(
+            &project,
+            &[
+                "init",
+                "--domain",
+                "example.com",
+                "--kubeforge-path",
+                &repo_str,
+            ],
+        ),
+    );
+    for args in [
+        &["--group", "apps", "--version", "v1", "--kind", "MyApp"][..],
+        &[
+            "--group",
+            "infra",
+            "--version",
+            "v1beta2",
+            "--kind",
+            "CacheCluster",
+            "--namespaced=false",
+        ],
+        &[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Deployment",
+            "--resource=false",
+            "--controller=true",
+        ],
+    ] {
+        let mut all = vec!["create", "api"];
+        all.extend_from_slice(args);
+        ok("create api", kubeforge_in(&project, &all));
+    }
+    std::fs::copy(repo.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+
+    // Manifests: written, then in sync.
+    let written = ok("manifests", kubeforge_in(&project, &["manifests"]));
+    assert!(
+        written.contains("config/crd/bases/apps.example.com_myapps.yaml"),
+        "{written}"
+    );
+    assert!(
+        written.contains("config/crd/bases/infra.example.com_cacheclusters.yaml"),
+        "{written}"
+    );
+    ok(
+        "manifests --check",
+        kubeforge_in(&project, &["manifests", "--check"]),
+    );
+    let crd = std::fs::read_to_string(
+        project.join("config/crd/bases/infra.example.com_cacheclusters.yaml"),
+    )
+    .unwrap();
+    assert!(crd.starts_with("---\n"), "{crd}");
+    assert!(crd.contains("scope: Cluster"), "{crd}");
+    let role = std::fs::read_to_string(project.join("config/rbac/role.yaml")).unwrap();
+    for needle in [
+        "- myapps/status",
+        "- cacheclusters/finalizers",
+        "- deployments",
+        "- events.k8s.io",
+    ] {
+        assert!(role.contains(needle), "{needle} in role.yaml:\n{role}");
+    }
+
+    // The generated workspace is clean and its own tests pass, against a
+    // real API server with the operator's own RBAC.
+    ok(
+        "cargo fmt --check",
+        cargo(&project, &["fmt", "--all", "--check"]),
+    );
+    ok(
+        "cargo build",
+        cargo(&project, &["build", "--workspace", "--all-targets"]),
+    );
+    ok(
+        "cargo clippy",
+        cargo(
+            &project,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    );
+    ok("cargo test", cargo(&project, &["test", "--workspace"]));
+
+    // Every generated manifest is valid against the real API.
+    validate_against_api_server(&project);
+
+    // A types edit makes --check fail and name the file; manifests fixes it.
+    let types = project.join("api/src/apps/v1/my_app.rs");
+    edit(&types, "maximum = 100", "maximum = 50");
+    let stale = kubeforge_in(&project, &["manifests", "--check"]);
+    assert!(
+        !stale.status.success(),
+        "--check must fail after a types edit"
+    );
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    assert!(
+        stderr.contains("config/crd/bases/apps.example.com_myapps.yaml"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("role.yaml"),
+        "only the changed file is named: {stderr}"
+    );
+    ok("manifests", kubeforge_in(&project, &["manifests"]));
+    ok(
+        "manifests --check",
+        kubeforge_in(&project, &["manifests", "--check"]),
+    );
+    let crd =
+        std::fs::read_to_string(project.join("config/crd/bases/apps.example.com_myapps.yaml"))
+            .unwrap();
+    assert!(crd.contains("maximum: 50"), "{crd}");
+
+    // The RBAC check catches a missing rule: without the status permission
+    // the controller's own test fails with 403.
+    let controller = project.join("manager/src/controller/my_app.rs");
+    let status_rule = "#[kubeforge::rbac(groups = [\"apps.example.com\"], resources = [\"myapps/status\"], verbs = [\"get\", \"update\", \"patch\"])]\n";
+    edit(&controller, status_rule, "");
+    ok("manifests", kubeforge_in(&project, &["manifests"]));
+    let denied = cargo(
+        &project,
+        &[
+            "test",
+            "--package",
+            "myapp-manager",
+            "--test",
+            "my_app_controller",
+        ],
+    );
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&denied.stdout),
+        String::from_utf8_lossy(&denied.stderr)
+    );
+    assert!(
+        !denied.status.success(),
+        "the test must fail without the status rule:\n{output}"
+    );
+    assert!(
+        output.contains("observedGeneration") || output.contains("403"),
+        "{output}"
+    );
+}
+
+/// `kubectl apply --dry-run=server` of config/default and config/samples on
+/// a real API server: every generated manifest is valid.
+fn validate_against_api_server(project: &Path) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let assets = kubeforge_envtest::assets::find()
+            .expect("control-plane binaries (run `kubeforge envtest`)");
+        let env = kubeforge_envtest::Environment::builder()
+            .crd_dir(project.join("config/crd/bases"))
+            .start()
+            .await
+            .expect("starting the control plane");
+        let kubectl = |args: &[&str]| {
+            let output = Command::new(&assets.kubectl)
+                .arg("--kubeconfig")
+                .arg(env.kubeconfig_path())
+                .args(args)
+                .current_dir(project)
+                .output()
+                .expect("running kubectl");
+            ok(&format!("kubectl {}", args.join(" ")), output)
+        };
+        // The namespace must exist for a server-side dry run of what goes in it.
+        kubectl(&["create", "namespace", "myapp-system"]);
+        let applied = kubectl(&[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-k",
+            "config/default",
+        ]);
+        for object in [
+            "customresourcedefinition.apiextensions.k8s.io/myapps.apps.example.com",
+            "deployment.apps/myapp-controller-manager",
+            "clusterrole.rbac.authorization.k8s.io/myapp-manager-role",
+            "role.rbac.authorization.k8s.io/myapp-leader-election-role",
+            "service/myapp-controller-manager-metrics-service",
+        ] {
+            assert!(applied.contains(object), "{object} in:\n{applied}");
+        }
+        kubectl(&[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-k",
+            "config/samples",
+        ]);
+        kubectl(&[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-k",
+            "config/network-policy",
+        ]);
+        env.stop().await;
+    });
+}

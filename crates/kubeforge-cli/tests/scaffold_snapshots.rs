@@ -1,0 +1,195 @@
+//! Snapshots of whole generated trees: any change to what kubeforge writes
+//! shows up in review as a diff of these files.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn init_then_create_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("myapp");
+    std::fs::create_dir(&root).unwrap();
+    init(&root, &["--owner", "The MyApp Authors"]);
+    create_api(
+        &root,
+        &["--group", "apps", "--version", "v1", "--kind", "MyApp"],
+    );
+    insta::assert_snapshot!("myapp_tree", render_tree(&root));
+}
+
+/// Unusual names: a dotted domain, a beta version, an acronym-free
+/// CamelCase kind, cluster scope, MIT licence.
+#[test]
+fn cluster_scoped_kind_with_unusual_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("infra-operator");
+    kubeforge(dir.path())
+        .args([
+            "init",
+            "--domain",
+            "corp.example",
+            "--license",
+            "mit",
+            "--owner",
+            "Infra Team",
+            "--kubeforge-version",
+            "0.1.0",
+            "infra-operator",
+        ])
+        .assert()
+        .success();
+    create_api(
+        &root,
+        &[
+            "--group",
+            "infra",
+            "--version",
+            "v1beta2",
+            "--kind",
+            "CacheCluster",
+            "--namespaced=false",
+        ],
+    );
+    insta::assert_snapshot!("cachecluster_tree", render_tree(&root));
+}
+
+/// A controller for a built-in kind only, in a project with no licence.
+#[test]
+fn controller_for_a_builtin_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("deploy-watcher");
+    std::fs::create_dir(&root).unwrap();
+    init(&root, &["--license", "none"]);
+    create_api(
+        &root,
+        &[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Deployment",
+            "--resource=false",
+        ],
+    );
+    create_api(
+        &root,
+        &[
+            "--group",
+            "core",
+            "--version",
+            "v1",
+            "--kind",
+            "ConfigMap",
+            "--resource=false",
+            "--controller",
+        ],
+    );
+    insta::assert_snapshot!("builtin_controllers_tree", render_tree(&root));
+}
+
+/// The same commands give byte-identical trees.
+#[test]
+fn output_is_deterministic() {
+    let run = || {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("myapp");
+        std::fs::create_dir(&root).unwrap();
+        init(&root, &[]);
+        create_api(
+            &root,
+            &["--group", "apps", "--version", "v1", "--kind", "MyApp"],
+        );
+        create_api(
+            &root,
+            &[
+                "--group",
+                "apps",
+                "--version",
+                "v2",
+                "--kind",
+                "MyApp",
+                "--controller=false",
+            ],
+        );
+        create_api(
+            &root,
+            &[
+                "--group",
+                "batch",
+                "--version",
+                "v1alpha1",
+                "--kind",
+                "DNSRecord",
+                "--namespaced=false",
+            ],
+        );
+        (tree(&root), dir)
+    };
+    let (a, _keep_a) = run();
+    let (b, _keep_b) = run();
+    assert_eq!(a, b);
+}
+
+/// Kubebuilder's naming: plurals, CRD file names, snake_case modules, and a
+/// second version of a kind sharing the group's modules.
+#[test]
+fn names_follow_kubebuilder() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("names");
+    std::fs::create_dir(&root).unwrap();
+    init(&root, &[]);
+    create_api(
+        &root,
+        &["--group", "net", "--version", "v1", "--kind", "Ingress"],
+    );
+    create_api(
+        &root,
+        &["--group", "net", "--version", "v1", "--kind", "Policy"],
+    );
+    create_api(
+        &root,
+        &["--group", "net", "--version", "v1", "--kind", "DNSRecord"],
+    );
+    create_api(
+        &root,
+        &[
+            "--group",
+            "net",
+            "--version",
+            "v2",
+            "--kind",
+            "DNSRecord",
+            "--controller=false",
+        ],
+    );
+    let project = std::fs::read_to_string(root.join("PROJECT")).unwrap();
+    for plural in [
+        "plural: ingresses",
+        "plural: policies",
+        "plural: dnsrecords",
+    ] {
+        assert!(project.contains(plural), "{plural} in\n{project}");
+    }
+    assert!(root.join("api/src/net/v1/dns_record.rs").is_file());
+    assert!(root.join("api/src/net/v2/dns_record.rs").is_file());
+    assert!(root.join("manager/src/controller/dns_record.rs").is_file());
+    let crd_kustomization =
+        std::fs::read_to_string(root.join("config/crd/kustomization.yaml")).unwrap();
+    assert_eq!(
+        crd_kustomization
+            .matches("- bases/net.example.com_dnsrecords.yaml")
+            .count(),
+        1,
+        "one CRD file for both versions:\n{crd_kustomization}"
+    );
+    let net_mod = std::fs::read_to_string(root.join("api/src/net/mod.rs")).unwrap();
+    assert!(net_mod.contains("pub mod v1;\npub mod v2;\n"), "{net_mod}");
+    let main = std::fs::read_to_string(root.join("manager/src/main.rs")).unwrap();
+    assert_eq!(
+        main.matches("controller::dns_record::run").count(),
+        1,
+        "{main}"
+    );
+}
