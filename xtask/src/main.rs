@@ -1,1 +1,127 @@
-fn main() {}
+//! Repository chores, as `cargo xtask <task>` (the rust-analyzer pattern):
+//! plain Rust instead of shell scripts, so they run the same everywhere.
+//!
+//! - `ci`: everything CI runs, in order; `.ci/run` calls it.
+//! - `regen-example [--check]`: rebuild examples/myapp-operator from the
+//!   templates, keeping its hand-written code.
+//! - `envtest`: build (once) the control-plane binaries, print their directory.
+//! - `demo`: the main job: scaffold a sample operator, build it, run it on a
+//!   local control plane.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+mod demo;
+mod example;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    match task {
+        "ci" => ci(),
+        "envtest" => envtest().map(|dir| println!("{}", dir.display())),
+        "demo" => demo::run(),
+        "regen-example" => example::regen(args.iter().any(|a| a == "--check")),
+        "help" | "--help" | "-h" => {
+            println!(
+                "cargo xtask <task>\n\n  ci                     everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                build (once) etcd, kube-apiserver and kubectl; print their directory\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  demo                   scaffold a sample operator, build it and run its tests on a local control plane"
+            );
+            Ok(())
+        }
+        other => bail!("unknown task `{other}`; run `cargo xtask help` for the list"),
+    }
+}
+
+/// The repository root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The one target directory every generated project and the example share,
+/// so dependencies are compiled once per machine.
+pub fn shared_target_dir() -> PathBuf {
+    root().join("target/e2e")
+}
+
+pub fn cargo() -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Runs a command, failing with its description if it fails.
+pub fn step(what: &str, cmd: &mut Command) -> Result<()> {
+    eprintln!("==> {what}");
+    let status = cmd.status().with_context(|| format!("starting: {what}"))?;
+    if !status.success() {
+        bail!("failed: {what} ({status})");
+    }
+    Ok(())
+}
+
+/// Builds the kubeforge CLI (debug) and returns its path.
+pub fn kubeforge_binary() -> Result<PathBuf> {
+    step(
+        "build the kubeforge CLI",
+        cargo().args([
+            "build",
+            "--quiet",
+            "--package",
+            "kubeforge-cli",
+            "--bin",
+            "kubeforge",
+        ]),
+    )?;
+    Ok(root().join("target/debug/kubeforge"))
+}
+
+/// `kubeforge envtest`: the control-plane binaries' directory, built with Go
+/// into the cache outside the repository on first use.
+pub fn envtest() -> Result<PathBuf> {
+    let kubeforge = kubeforge_binary()?;
+    eprintln!("==> control-plane binaries (kubeforge envtest)");
+    let output = Command::new(&kubeforge)
+        .arg("envtest")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running kubeforge envtest")?;
+    if !output.status.success() {
+        bail!("kubeforge envtest failed");
+    }
+    let dir = String::from_utf8(output.stdout).context("kubeforge envtest printed non-UTF-8")?;
+    Ok(PathBuf::from(dir.trim()))
+}
+
+/// Everything CI checks. Each step's failure stops the run.
+fn ci() -> Result<()> {
+    let assets = envtest()?;
+    step(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--check"]),
+    )?;
+    step(
+        "cargo clippy -D warnings",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step(
+        "cargo test (workspace, against a real API server)",
+        cargo()
+            .args(["test", "--workspace"])
+            .env("KUBEBUILDER_ASSETS", &assets),
+    )?;
+    example::check(&assets)?;
+    Ok(())
+}

@@ -49,6 +49,9 @@ pub enum Command {
   kubeforge run                          # local control plane, CRDs and samples applied, Ctrl-C stops it
   kubeforge run --kubeconfig ~/.kube/config")]
     Run(RunArgs),
+    /// Experimental commands.
+    #[command(subcommand)]
+    Alpha(AlphaCommand),
     /// Print kubeforge's version and the versions it scaffolds against.
     #[command(after_help = "Example:\n  kubeforge version")]
     Version,
@@ -70,6 +73,26 @@ pub enum CreateCommand {
   kubeforge create api --group infra --version v1beta2 --kind CacheCluster --namespaced=false
   kubeforge create api --group apps --version v1 --kind Deployment --resource=false --controller=true")]
     Api(CreateApiArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlphaCommand {
+    /// Re-scaffold the project with this kubeforge's templates and merge in
+    /// your edits (three-way, against the recorded pristine scaffold in
+    /// .kubeforge/scaffold). All or nothing: on conflicts nothing is written
+    /// unless --write-conflicts is given.
+    #[command(after_help = "Examples:
+  kubeforge alpha update                     # after installing a newer kubeforge
+  kubeforge alpha update --write-conflicts   # write conflict markers to resolve by hand")]
+    Update(AlphaUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlphaUpdateArgs {
+    /// On conflicts, write the files with <<<<<<< markers instead of
+    /// writing nothing.
+    #[arg(long)]
+    pub write_conflicts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod names;
 pub mod project;
+pub mod regenerate;
 pub mod scaffold;
 pub mod templates;
 pub mod vars;

@@ -23,6 +23,9 @@ enum Change {
     /// `original` is what was read while planning: if the file changed on
     /// disk since, applying is refused.
     Update { original: String, new: String },
+    /// A file kubeforge owns that is no longer wanted (a stale record of the
+    /// pristine scaffold); `original` guards against concurrent edits.
+    Remove { original: String },
 }
 
 /// Files to create and update under one root, keyed by relative path so the
@@ -70,6 +73,7 @@ impl Plan {
         match self.changes.get(rel) {
             Some(Change::Create(text)) => Ok(text.clone()),
             Some(Change::Update { new, .. }) => Ok(new.clone()),
+            Some(Change::Remove { .. }) => bail!("{} is planned for removal", rel.display()),
             None => fs::read_to_string(self.root.join(rel))
                 .with_context(|| format!("reading {}", rel.display())),
         }
@@ -81,6 +85,10 @@ impl Plan {
         match self.changes.get_mut(&rel) {
             Some(Change::Create(text)) => *text = new,
             Some(Change::Update { new: planned, .. }) => *planned = new,
+            Some(Change::Remove { original }) => {
+                let original = std::mem::take(original);
+                self.changes.insert(rel, Change::Update { original, new });
+            }
             None => {
                 let original = fs::read_to_string(self.root.join(&rel))
                     .with_context(|| format!("reading {}", rel.display()))?;
@@ -101,6 +109,15 @@ impl Plan {
         } else {
             self.create(rel, contents)
         }
+    }
+
+    /// Plans removing a file kubeforge owns.
+    pub fn remove(&mut self, rel: impl Into<PathBuf>) -> Result<()> {
+        let rel = rel.into();
+        let original = fs::read_to_string(self.root.join(&rel))
+            .with_context(|| format!("reading {}", rel.display()))?;
+        self.changes.insert(rel, Change::Remove { original });
+        Ok(())
     }
 
     /// Inserts `fragment` just before the line holding `marker` in a file,
@@ -127,6 +144,7 @@ impl Plan {
                 let verb = match change {
                     Change::Create(_) => "create",
                     Change::Update { .. } => "update",
+                    Change::Remove { .. } => "remove",
                 };
                 (verb, rel.as_path())
             })
@@ -163,7 +181,7 @@ impl Plan {
                         rel.display()
                     )
                 }
-                Change::Update { original, .. } => {
+                Change::Update { original, .. } | Change::Remove { original } => {
                     let now = fs::read_to_string(&path).unwrap_or_default();
                     if &now != original {
                         bail!(
@@ -177,6 +195,11 @@ impl Plan {
         }
         for (rel, change) in &self.changes {
             let path = self.root.join(rel);
+            if let Change::Remove { original } = change {
+                fs::remove_file(&path).with_context(|| format!("removing {}", rel.display()))?;
+                journal.removed.push((path, original.clone()));
+                continue;
+            }
             if let Some(parent) = path.parent() {
                 journal
                     .create_dirs(parent)
@@ -185,12 +208,14 @@ impl Plan {
             let contents = match change {
                 Change::Create(text) => text,
                 Change::Update { new, .. } => new,
+                Change::Remove { .. } => continue,
             };
             write_atomically(&path, contents)
                 .with_context(|| format!("writing {}", rel.display()))?;
             match change {
                 Change::Create(_) => journal.created_files.push(path),
                 Change::Update { original, .. } => journal.updated.push((path, original.clone())),
+                Change::Remove { .. } => {}
             }
         }
         Ok(())
@@ -203,6 +228,7 @@ struct Journal {
     created_dirs: Vec<PathBuf>,
     created_files: Vec<PathBuf>,
     updated: Vec<(PathBuf, String)>,
+    removed: Vec<(PathBuf, String)>,
 }
 
 impl Journal {
@@ -226,6 +252,9 @@ impl Journal {
     /// Best effort: every step is tried even if an earlier one fails, since
     /// leaving less behind is always better.
     fn roll_back(self) {
+        for (path, original) in self.removed.iter().rev() {
+            let _ = write_atomically(path, original);
+        }
         for (path, original) in self.updated.iter().rev() {
             let _ = write_atomically(path, original);
         }

@@ -21,8 +21,8 @@ use include_dir::{Dir, include_dir};
 
 static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../templates");
 
-/// Names of every template rendered in this process, so a test can prove
-/// no template file is dead.
+/// Names of every template rendered to a non-blank file in this process, so
+/// a test can prove no template file is dead.
 static RENDERED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// One rendered file: where it goes (relative to the project root) and what it holds.
@@ -51,10 +51,10 @@ pub fn render_scaffold(scaffold: &str, context: &tera::Context) -> Result<Vec<Re
             .strip_prefix(scaffold)
             .map_err(|_| anyhow!("internal error: {name} outside {scaffold}"))?;
         let path = render_str(&format!("{name} (path)"), &rel.to_string_lossy(), context)?;
-        mark_rendered(&name);
         if contents.trim().is_empty() {
             continue;
         }
+        mark_rendered(&name);
         out.push(RenderedFile {
             path: PathBuf::from(path),
             contents,

@@ -120,6 +120,44 @@ fn relative_path(target: &Path, from: &Path) -> PathBuf {
     out
 }
 
+/// How the generated workspace depends on the kubeforge crates: the TOML
+/// fields (`path = "..."` or `version = "..."`) for each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependencies {
+    pub kubeforge: String,
+    pub kubeforge_envtest: String,
+}
+
+impl Dependencies {
+    pub fn insert_into(&self, ctx: &mut tera::Context) {
+        ctx.insert("kubeforge_source", &self.kubeforge);
+        ctx.insert("kubeforge_envtest_source", &self.kubeforge_envtest);
+    }
+
+    /// Reads them back from a project's workspace Cargo.toml, where `init`
+    /// wrote them, so later commands render the same lines.
+    pub fn from_workspace(root: &Path) -> Result<Dependencies> {
+        let path = root.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let find = |krate: &str, suffix: &str| -> Result<String> {
+            let prefix = format!("{krate} = {{ ");
+            text.lines()
+                .find_map(|line| line.strip_prefix(&prefix)?.strip_suffix(suffix))
+                .map(str::to_string)
+                .with_context(|| {
+                    format!(
+                        "Cargo.toml has no `{prefix}...{suffix}` line; kubeforge needs it as `init` wrote it"
+                    )
+                })
+        };
+        Ok(Dependencies {
+            kubeforge: find("kubeforge", ", default-features = false }")?,
+            kubeforge_envtest: find("kubeforge-envtest", " }")?,
+        })
+    }
+}
+
 /// The licence header put on top of generated Rust sources. No year, so the
 /// same commands give the same bytes on any day.
 pub fn license_header(license: &str, owner: Option<&str>) -> String {

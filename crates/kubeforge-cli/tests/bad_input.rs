@@ -55,9 +55,10 @@ fn init_rejects_bad_domains() {
         "example..com",
         "",
     ] {
+        let flag = format!("--domain={domain}");
         rejects(
             dir.path(),
-            &["init", "--domain", domain, "--project-name", "myapp"],
+            &["init", &flag, "--project-name", "myapp"],
             &["domain", "allowed: lowercase letters, digits, '-' and '.'"],
         );
     }
@@ -130,9 +131,10 @@ fn create_api_outside_a_project() {
 fn create_api_rejects_bad_groups() {
     let dir = project();
     for group in ["Apps", "apps_v1", "-apps", "apps."] {
+        let flag = format!("--group={group}");
         rejects(
             dir.path(),
-            &create(&["--group", group, "--version", "v1", "--kind", "Thing"]),
+            &create(&[&flag, "--version", "v1", "--kind", "Thing"]),
             &["group", "is not a DNS-1123 subdomain", "allowed:"],
         );
     }

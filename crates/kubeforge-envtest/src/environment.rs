@@ -183,6 +183,30 @@ impl Environment {
         self.plane.dir.as_ref().map_or(Path::new(""), TempDir::path)
     }
 
+    /// Stops kube-apiserver and starts it again with the same flags: same port, certificates
+    /// and etcd, so every object survives and existing clients and kubeconfigs keep working.
+    /// Returns once the new process serves again.
+    ///
+    /// This is how a test proves that a controller rides out an API server restart (an
+    /// upgrade, a crash): its watches break, and must resume without losing events.
+    pub async fn restart_api_server(&mut self) -> Result<(), Error> {
+        let command = self
+            .plane
+            .apiserver_command
+            .clone()
+            .ok_or_else(|| Error::Start("kube-apiserver was never started".into()))?;
+        if let Some(mut old) = self.plane.apiserver.take() {
+            // Stopping blocks until the process exits (SIGTERM, then SIGKILL after a grace
+            // period); keep that off the async runtime's worker threads.
+            tokio::task::spawn_blocking(move || old.stop())
+                .await
+                .map_err(|e| Error::Start(format!("stopping kube-apiserver failed: {e}")))?;
+        }
+        self.plane.apiserver = Some(command.start("kube-apiserver")?);
+        let probe = probe_client(&self.config)?;
+        wait_for_apiserver(&mut self.plane, &probe).await
+    }
+
     /// Stops the control plane without blocking the async runtime (dropping blocks the
     /// current thread for as long as shutdown takes, typically well under a second).
     pub async fn stop(self) {
@@ -197,6 +221,23 @@ struct ControlPlane {
     apiserver: Option<ManagedProcess>,
     etcd: Option<ManagedProcess>,
     dir: Option<TempDir>,
+    /// How kube-apiserver was started, so [`Environment::restart_api_server`] can start it
+    /// again exactly the same way.
+    apiserver_command: Option<Command>,
+}
+
+/// A process's binary, flags and log file.
+#[derive(Clone)]
+struct Command {
+    program: PathBuf,
+    args: Vec<String>,
+    log: PathBuf,
+}
+
+impl Command {
+    fn start(&self, name: &'static str) -> Result<ManagedProcess, Error> {
+        ManagedProcess::start(name, &self.program, &self.args, self.log.clone())
+    }
 }
 
 impl ControlPlane {
@@ -319,6 +360,7 @@ async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, E
         apiserver: None,
         etcd: None,
         dir: Some(dir),
+        apiserver_command: None,
     };
 
     let pki = Pki::generate()?;
@@ -384,12 +426,13 @@ async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, E
         arg("service-account-signing-key-file", sa_key.display()),
         arg("service-cluster-ip-range", "10.0.0.0/24"),
     ];
-    plane.apiserver = Some(ManagedProcess::start(
-        "kube-apiserver",
-        &assets.kube_apiserver,
-        &apiserver_args,
-        root.join("kube-apiserver.log"),
-    )?);
+    let apiserver_command = Command {
+        program: assets.kube_apiserver.clone(),
+        args: apiserver_args,
+        log: root.join("kube-apiserver.log"),
+    };
+    plane.apiserver = Some(apiserver_command.start("kube-apiserver")?);
+    plane.apiserver_command = Some(apiserver_command);
 
     let kubeconfig_yaml = kubeconfig_yaml(&server, &pki);
     let kubeconfig_path = write_file(&root, "kubeconfig", &kubeconfig_yaml)?;
@@ -398,15 +441,32 @@ async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, E
         kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &KubeConfigOptions::default())
             .await?;
     // Probes must fail fast instead of being retried inside the client.
-    let mut probe_config = config.clone();
-    probe_config.default_retry = false;
-    let probe = kube::Client::try_from(probe_config)
-        .map_err(|e| Error::kube("building the admin client", e))?;
+    let probe = probe_client(&config)?;
     let client = kube::Client::try_from(config.clone())
         .map_err(|e| Error::kube("building the admin client", e))?;
+    wait_for_apiserver(&mut plane, &probe).await?;
 
+    Ok(Environment {
+        client,
+        config,
+        kubeconfig,
+        kubeconfig_path,
+        server,
+        plane,
+    })
+}
+
+/// A client whose requests fail fast instead of being retried, for readiness probes.
+fn probe_client(config: &kube::Config) -> Result<kube::Client, Error> {
+    let mut probe_config = config.clone();
+    probe_config.default_retry = false;
+    kube::Client::try_from(probe_config).map_err(|e| Error::kube("building the admin client", e))
+}
+
+/// Waits until kube-apiserver is ready and serves the `default` namespace.
+async fn wait_for_apiserver(plane: &mut ControlPlane, probe: &kube::Client) -> Result<(), Error> {
     // /readyz includes the RBAC bootstrap and CRD informers, so everything below works.
-    wait_until(&mut plane, "kube-apiserver /readyz", || {
+    wait_until(plane, "kube-apiserver /readyz", || {
         let probe = probe.clone();
         async move {
             let request = http::Request::get("/readyz")
@@ -420,7 +480,7 @@ async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, E
         }
     })
     .await?;
-    wait_until(&mut plane, "the default namespace", || {
+    wait_until(plane, "the default namespace", || {
         let namespaces: Api<Namespace> = Api::all(probe.clone());
         async move {
             namespaces
@@ -430,16 +490,7 @@ async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, E
                 .map_err(|e| e.to_string())
         }
     })
-    .await?;
-
-    Ok(Environment {
-        client,
-        config,
-        kubeconfig,
-        kubeconfig_path,
-        server,
-        plane,
-    })
+    .await
 }
 
 /// Polls `check` every [`POLL`] until it succeeds, a process dies, or [`START_TIMEOUT`].

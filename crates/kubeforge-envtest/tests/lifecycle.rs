@@ -185,3 +185,36 @@ fn drop_works_outside_any_runtime() {
     drop(env);
     assert_torn_down(pids, &dir);
 }
+
+#[tokio::test]
+async fn restarting_the_api_server_keeps_data_port_and_clients() {
+    let mut env = start().await;
+    let client = env.client();
+    let before = env.pids();
+    let url = env.server_url().to_owned();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&PostParams::default(), &config_map("survivor"))
+        .await
+        .expect("create");
+
+    env.restart_api_server().await.expect("restart");
+
+    let after = env.pids();
+    assert_ne!(after.kube_apiserver, before.kube_apiserver, "a new process");
+    assert!(!process_alive(before.kube_apiserver), "the old one is gone");
+    assert_eq!(after.etcd, before.etcd, "etcd keeps running");
+    assert_eq!(env.server_url(), url);
+    // The client made before the restart still works, and sees the data written before it.
+    let got = cms.get("survivor").await.expect("get after restart");
+    assert_eq!(
+        got.data.and_then(|d| d.get("key").cloned()).as_deref(),
+        Some("value")
+    );
+    cms.create(&PostParams::default(), &config_map("newcomer"))
+        .await
+        .expect("write after restart");
+
+    let dir = env.data_dir().to_owned();
+    env.stop().await;
+    assert_torn_down(after, &dir);
+}

@@ -9,9 +9,10 @@ use crate::builtin_kinds::{BUILTIN_KINDS, BuiltinKind};
 use crate::cli::CreateApiArgs;
 use crate::names;
 use crate::project::{self, Api, Project, Resource};
+use crate::regenerate;
 use crate::scaffold::Plan;
 use crate::templates;
-use crate::vars;
+use crate::vars::{self, Dependencies};
 
 /// Marker lines in generated files, and the fragment each one receives.
 /// Fragments are one-liners, so they live here rather than as files in
@@ -62,8 +63,18 @@ pub fn run(args: CreateApiArgs) -> Result<()> {
     Ok(())
 }
 
-/// Everything `create api` would write, checked, without touching the disk.
+/// Everything `create api` would write, checked, without touching the
+/// disk: the scaffold, and the updated record of the pristine scaffold that
+/// `kubeforge alpha update` merges against.
 pub fn plan(args: &CreateApiArgs, root: &Path) -> Result<Plan> {
+    let (mut plan, project) = plan_scaffold(args, root)?;
+    let deps = Dependencies::from_workspace(root)?;
+    regenerate::record_base(&mut plan, &project, &deps)?;
+    Ok(plan)
+}
+
+/// The scaffold part of [`plan`]; also what regeneration replays.
+pub(crate) fn plan_scaffold(args: &CreateApiArgs, root: &Path) -> Result<(Plan, Project)> {
     let mut project = Project::load(root)?;
     names::validate_version(&args.version)?;
     names::validate_kind(&args.kind)?;
@@ -167,7 +178,7 @@ pub fn plan(args: &CreateApiArgs, root: &Path) -> Result<Plan> {
         }
     }
     plan.update(project::FILE_NAME, project.render()?)?;
-    Ok(plan)
+    Ok((plan, project))
 }
 
 fn ctx_str(ctx: &tera::Context, key: &str) -> String {

@@ -7,9 +7,10 @@ use anyhow::{Context as _, Result, bail};
 use crate::cli::InitArgs;
 use crate::names;
 use crate::project::{self, Project};
+use crate::regenerate;
 use crate::scaffold::Plan;
 use crate::templates;
-use crate::vars::{self, KubeforgeSource};
+use crate::vars::{self, Dependencies, KubeforgeSource};
 
 pub fn run(args: InitArgs) -> Result<()> {
     let root = vars::absolute(&args.dir)?;
@@ -21,7 +22,7 @@ pub fn run(args: InitArgs) -> Result<()> {
 }
 
 /// Everything `init` would write, checked, without touching the disk.
-fn plan(args: &InitArgs, root: &Path) -> Result<(Plan, String)> {
+pub(crate) fn plan(args: &InitArgs, root: &Path) -> Result<(Plan, String)> {
     names::validate_dns1123_subdomain("domain", &args.domain)?;
     if root.exists() && !root.is_dir() {
         bail!("{} exists and is not a directory", root.display());
@@ -70,14 +71,21 @@ fn plan(args: &InitArgs, root: &Path) -> Result<(Plan, String)> {
         resources: Vec::new(),
         version: "3".to_string(),
     };
-    let mut ctx = vars::project_context(&project);
-    ctx.insert("kubeforge_source", &source.toml_for("kubeforge", root)?);
-    ctx.insert(
-        "kubeforge_envtest_source",
-        &source.toml_for("kubeforge-envtest", root)?,
-    );
-
+    let deps = Dependencies {
+        kubeforge: source.toml_for("kubeforge", root)?,
+        kubeforge_envtest: source.toml_for("kubeforge-envtest", root)?,
+    };
     let mut plan = Plan::new(root);
+    add_scaffold(&mut plan, &project, &deps)?;
+    regenerate::record_base(&mut plan, &project, &deps)?;
+    Ok((plan, project_name))
+}
+
+/// Plans the files of a new project: the `init` templates, PROJECT and an
+/// empty generated role. Shared with regeneration, which replays `init`.
+pub(crate) fn add_scaffold(plan: &mut Plan, project: &Project, deps: &Dependencies) -> Result<()> {
+    let mut ctx = vars::project_context(project);
+    deps.insert_into(&mut ctx);
     for file in templates::render_scaffold("init", &ctx)? {
         plan.create(file.path, file.contents)?;
     }
@@ -88,5 +96,5 @@ fn plan(args: &InitArgs, root: &Path) -> Result<(Plan, String)> {
         super::manifests::ROLE_FILE,
         kubeforge_codegen::rbac::render_role_yaml(&no_rules, "manager-role"),
     )?;
-    Ok((plan, project_name))
+    Ok(())
 }

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::CommandFactory as _;
 
-use crate::cli::{Cli, Command, CreateCommand};
+use crate::cli::{AlphaCommand, Cli, Command, CreateCommand};
 
+pub mod alpha_update;
 pub mod create_api;
 pub mod envtest;
 pub mod init;
@@ -20,6 +21,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             create_api::run(args).map(|()| ExitCode::SUCCESS)
         }
         Command::Manifests(args) => manifests::run(args),
+        Command::Alpha(AlphaCommand::Update(args)) => alpha_update::run(args),
         Command::Envtest(args) => envtest::run(args).map(|()| ExitCode::SUCCESS),
         Command::Run(args) => run::run(args),
         Command::Version => {
@@ -42,5 +44,65 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
 pub fn print_summary(plan: &crate::scaffold::Plan) {
     for (verb, path) in plan.summary() {
         println!("{verb:>8} {}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{CreateApiArgs, DependencyArgs, InitArgs, License};
+
+    fn api(
+        group: &str,
+        version: &str,
+        kind: &str,
+        namespaced: bool,
+        resource: bool,
+    ) -> CreateApiArgs {
+        CreateApiArgs {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            namespaced,
+            plural: None,
+            resource,
+            controller: true,
+        }
+    }
+
+    /// A template file that no command renders is dead weight that drifts:
+    /// scaffold every variant and require each embedded file to be used.
+    #[test]
+    fn every_template_is_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let init = InitArgs {
+            domain: "example.com".into(),
+            project_name: Some("coverage".into()),
+            owner: None,
+            license: License::Mit,
+            dependency: DependencyArgs {
+                kubeforge_path: None,
+                kubeforge_version: Some("0.1.0".into()),
+            },
+            dir: root.to_path_buf(),
+        };
+        let (plan, _) = super::init::plan(&init, root).unwrap();
+        plan.apply().unwrap();
+        for args in [
+            api("apps", "v1", "MyApp", true, true),
+            api("infra", "v1beta2", "CacheCluster", false, true),
+            api("apps", "v1", "Deployment", true, false),
+        ] {
+            super::create_api::plan(&args, root)
+                .unwrap()
+                .apply()
+                .unwrap();
+        }
+        let rendered = crate::templates::rendered_template_names();
+        let unused: Vec<String> = crate::templates::all_template_names()
+            .into_iter()
+            .filter(|name| !rendered.contains(name))
+            .collect();
+        assert!(unused.is_empty(), "templates never rendered: {unused:?}");
     }
 }

@@ -1,0 +1,57 @@
+//! `kubeforge alpha update`: bring a project onto this kubeforge's
+//! templates, keeping the user's edits (see [`crate::regenerate`]).
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::cli::AlphaUpdateArgs;
+use crate::project::Project;
+use crate::regenerate;
+use crate::vars::{self, Dependencies};
+
+pub fn run(args: AlphaUpdateArgs) -> Result<ExitCode> {
+    let root = std::env::current_dir().context("reading the current directory")?;
+    let project = Project::load(&root)?;
+    let mut deps = Dependencies::from_workspace(&root)?;
+    // A crates.io dependency moves to this kubeforge's version; a path
+    // dependency already points at the code being used.
+    for dep in [&mut deps.kubeforge, &mut deps.kubeforge_envtest] {
+        if dep.starts_with("version = ") {
+            *dep = format!("version = \"{}\"", vars::KUBEFORGE_VERSION);
+        }
+    }
+    let (plan, update) = regenerate::plan_update(&root, &project, &deps)?;
+    for rel in &update.no_longer_scaffolded {
+        println!(
+            "    note {} is no longer scaffolded; delete it if you don't need it",
+            rel.display()
+        );
+    }
+    if !update.conflicts.is_empty() && !args.write_conflicts {
+        let files: Vec<String> = update
+            .conflicts
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        bail!(
+            "your edits and the new scaffold overlap in {}; nothing was written (re-run with --write-conflicts to resolve them by hand)",
+            files.join(", ")
+        );
+    }
+    if plan.is_empty() {
+        println!("already up to date");
+        return Ok(ExitCode::SUCCESS);
+    }
+    super::print_summary(&plan);
+    plan.apply()?;
+    if update.conflicts.is_empty() {
+        println!("Next: kubeforge manifests, then build and test.");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for rel in &update.conflicts {
+            eprintln!("conflict: {} (resolve the <<<<<<< markers)", rel.display());
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}

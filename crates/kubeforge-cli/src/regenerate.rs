@@ -1,0 +1,175 @@
+//! Re-scaffolding a project and carrying the user's edits across: the
+//! machinery behind `kubeforge alpha update` and `cargo xtask regen-example`.
+//!
+//! Kubebuilder's `alpha update` three-way merges a project onto a newer
+//! scaffold, fetching the old version's binary to recreate the common
+//! ancestor. kubeforge keeps that ancestor in the project instead:
+//! `.kubeforge/scaffold/` holds exactly what the scaffold commands produced,
+//! before any hand edits. Every scaffold command refreshes it. An update then
+//!
+//! 1. replays the scaffold from PROJECT with the current templates
+//!    ([`pristine_tree`], Kubebuilder's `alpha generate`),
+//! 2. merges, file by file, the user's version with the new scaffold against
+//!    the recorded one (diff3), and
+//! 3. records the new scaffold as the next ancestor.
+//!
+//! Files kubeforge generates in full (PROJECT, config/rbac/role.yaml, CRDs)
+//! are not recorded: their owners rewrite them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use crate::cli::CreateApiArgs;
+use crate::project::{self, Project, Resource};
+use crate::scaffold::Plan;
+use crate::vars::Dependencies;
+
+/// Where the pristine scaffold is recorded, relative to the project root.
+pub const BASE_DIR: &str = ".kubeforge/scaffold";
+
+/// Scaffolded files whose content another command owns afterwards.
+fn is_recorded(rel: &Path) -> bool {
+    rel != Path::new(project::FILE_NAME)
+        && rel != Path::new(crate::commands::manifests::ROLE_FILE)
+        && !rel.starts_with(BASE_DIR)
+}
+
+/// What `init` and `create api` for every resource of `project` produce
+/// today, as relative path -> contents, without touching the project.
+pub fn pristine_tree(project: &Project, deps: &Dependencies) -> Result<BTreeMap<PathBuf, String>> {
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let root = scratch.path();
+    let mut bare = project.clone();
+    bare.resources.clear();
+    let mut plan = Plan::new(root);
+    crate::commands::init::add_scaffold(&mut plan, &bare, deps)?;
+    plan.apply()?;
+    for resource in &project.resources {
+        let (plan, _) = crate::commands::create_api::plan_scaffold(&replay_args(resource), root)?;
+        plan.apply()?;
+    }
+    read_tree(root, is_recorded)
+}
+
+/// The `create api` flags that produced a PROJECT resource.
+fn replay_args(resource: &Resource) -> CreateApiArgs {
+    CreateApiArgs {
+        group: resource.group.clone(),
+        version: resource.version.clone(),
+        kind: resource.kind.clone(),
+        namespaced: resource.api.as_ref().is_none_or(|a| a.namespaced),
+        plural: Some(resource.plural.clone()),
+        resource: resource.api.is_some(),
+        controller: resource.controller,
+    }
+}
+
+/// Plans writing the record of the pristine scaffold for `project`.
+pub fn record_base(plan: &mut Plan, project: &Project, deps: &Dependencies) -> Result<()> {
+    let pristine = pristine_tree(project, deps)?;
+    let old = read_tree(&plan.root().join(BASE_DIR), |_| true).unwrap_or_default();
+    for (rel, text) in &pristine {
+        plan.write_generated(Path::new(BASE_DIR).join(rel), text.clone())?;
+    }
+    for rel in old.keys().filter(|rel| !pristine.contains_key(*rel)) {
+        plan.remove(Path::new(BASE_DIR).join(rel))?;
+    }
+    Ok(())
+}
+
+/// Every file under `dir` (recursively, sorted) whose relative path passes
+/// `keep`, as text. A missing directory is an error.
+pub fn read_tree(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<BTreeMap<PathBuf, String>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let entries = std::fs::read_dir(&current)
+            .with_context(|| format!("reading {}", current.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading {}", current.display()))?;
+            let path = entry.path();
+            let file_type = entry.file_type()?;
+            if file_type.is_dir() {
+                stack.push(path);
+            } else if file_type.is_file() {
+                let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
+                if keep(&rel) {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    out.insert(rel, text);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The outcome of merging a project onto a new scaffold.
+#[derive(Debug, Default)]
+pub struct Update {
+    /// Files where the user's edits and the scaffold's changes overlap;
+    /// with conflict markers in the planned contents when written anyway.
+    pub conflicts: Vec<PathBuf>,
+    /// Files the scaffold no longer produces; left for the user to delete.
+    pub no_longer_scaffolded: Vec<PathBuf>,
+}
+
+/// Plans the three-way merge of the project at `root` onto what the current
+/// templates produce for its PROJECT.
+pub fn plan_update(root: &Path, project: &Project, deps: &Dependencies) -> Result<(Plan, Update)> {
+    let base_dir = root.join(BASE_DIR);
+    if !base_dir.is_dir() {
+        anyhow::bail!(
+            "{} has no record of its pristine scaffold ({BASE_DIR}); it was made by a kubeforge without `alpha update` support",
+            root.display()
+        );
+    }
+    let base = read_tree(&base_dir, |_| true)?;
+    let new = pristine_tree(project, deps)?;
+    let mut plan = Plan::new(root);
+    let mut update = Update::default();
+    let paths: BTreeSet<&PathBuf> = base.keys().chain(new.keys()).collect();
+    for rel in paths {
+        let ours = std::fs::read_to_string(root.join(rel)).ok();
+        match (base.get(rel), new.get(rel), ours) {
+            (_, None, Some(_)) => update.no_longer_scaffolded.push(rel.clone()),
+            (_, None, None) => {}
+            // The user deleted a scaffolded file: respect that.
+            (Some(_), Some(_), None) => {}
+            (None, Some(theirs), None) => plan.create(rel, theirs.clone())?,
+            (base_text, Some(theirs), Some(ours)) => {
+                let ancestor = base_text.map(String::as_str).unwrap_or("");
+                match diffy::merge(ancestor, &ours, theirs) {
+                    Ok(merged) => plan.update(rel, merged)?,
+                    Err(with_markers) => {
+                        update.conflicts.push(rel.clone());
+                        plan.update(rel, with_markers)?;
+                    }
+                }
+            }
+        }
+    }
+    let mut project = project.clone();
+    project.cli_version = crate::vars::KUBEFORGE_VERSION.to_string();
+    plan.update(project::FILE_NAME, project.render()?)?;
+    record_base(&mut plan, &project, deps)?;
+    Ok((plan, update))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_user_edits_and_takes_scaffold_changes() {
+        let base = "a\nb\nc\n";
+        let ours = "a\nB (user)\nc\n";
+        let theirs = "a\nb\nc\nd (scaffold)\n";
+        assert_eq!(
+            diffy::merge(base, ours, theirs).unwrap(),
+            "a\nB (user)\nc\nd (scaffold)\n"
+        );
+    }
+}

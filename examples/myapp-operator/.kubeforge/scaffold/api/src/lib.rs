@@ -1,0 +1,21 @@
+// Copyright the project authors.
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+//! The myapp operator's API: one module per API group, one per
+//! version inside it, one file per kind. Each kind is a Spec struct marked
+//! `#[kubeforge::crd(...)]`; `kubeforge manifests` turns every such type in
+//! this crate into config/crd/bases/, wherever in the crate it is defined.
+
+pub mod apps;
+// +kubeforge:scaffold:groups
