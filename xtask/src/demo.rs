@@ -1,71 +1,246 @@
-//! The main job: what a newcomer runs to see kubeforge work on a fresh
-//! machine. Scaffolds a sample operator into target/demo with the CLI,
-//! generates its manifests, builds it, and runs its tests, which start a
-//! real local control plane and run the controller with its own RBAC.
+//! The main job: the MyApp example operator end to end on a local control
+//! plane, the way a newcomer sees the whole mission work with one command.
+//!
+//! `kubeforge run` does the work: it regenerates the manifests, builds the
+//! manager, starts etcd and kube-apiserver, installs the CRDs, applies
+//! config/samples and runs the operator. This task waits for the sample to
+//! be reconciled, shows what the operator did with kubectl, then stops
+//! everything (Ctrl-C, as a user would) and checks nothing is left running.
 
-use std::process::Command;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
-use crate::{cargo, envtest, kubeforge_binary, root, shared_target_dir, step};
+use crate::{envtest, kubeforge_binary, shared_target_dir};
+
+/// A running `kubeforge run`: how to reach its control plane and manager.
+pub struct Session {
+    pub kubeconfig: PathBuf,
+    pub kubectl: PathBuf,
+    pub manager_pid: u32,
+}
+
+impl Session {
+    pub fn kubectl(&self, args: &[&str]) -> Result<String> {
+        let output = Command::new(&self.kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .context("running kubectl")?;
+        if !output.status.success() {
+            bail!(
+                "kubectl {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Waits until the sample's status says its current generation was seen.
+    pub fn wait_for_sample(&self) -> Result<()> {
+        self.kubectl(&[
+            "wait",
+            "--for=jsonpath={.status.observedGeneration}=1",
+            "myapp/myapp-sample",
+            "--timeout=120s",
+        ])
+        .map(drop)
+    }
+}
 
 pub fn run() -> Result<()> {
     let assets = envtest()?;
     let kubeforge = kubeforge_binary()?;
-    let demo = root().join("target/demo/myapp");
-    if demo.exists() {
-        std::fs::remove_dir_all(&demo).with_context(|| format!("removing {}", demo.display()))?;
-    }
-    std::fs::create_dir_all(&demo).with_context(|| format!("creating {}", demo.display()))?;
-    let kf = |args: &[&str]| {
-        let mut cmd = Command::new(&kubeforge);
-        cmd.args(args)
-            .current_dir(&demo)
-            .env("CARGO_TARGET_DIR", shared_target_dir())
-            .env("KUBEBUILDER_ASSETS", &assets);
-        cmd
-    };
-    step(
-        "kubeforge init --domain example.com",
-        &mut kf(&["init", "--domain", "example.com", "--project-name", "myapp"]),
+    let example = crate::example::dir();
+    with_running_operator(
+        &kubeforge,
+        &example,
+        &shared_target_dir(),
+        &assets,
+        false,
+        |s| {
+            s.wait_for_sample()?;
+            println!("\n=== What the operator did with config/samples/apps_v1_myapp.yaml ===\n");
+            println!("$ kubectl get myapps,deployments,services");
+            println!(
+                "{}",
+                s.kubectl(&["get", "myapps,deployments,services", "-o", "wide"])?
+            );
+            println!("$ kubectl get myapp myapp-sample -o jsonpath='{{.status}}'");
+            let status =
+                s.kubectl(&["get", "myapp", "myapp-sample", "-o", "jsonpath={.status}"])?;
+            println!("{}\n", pretty_json(&status));
+            println!(
+                "$ kubectl get deployment myapp-sample -o jsonpath='{{.metadata.ownerReferences}}'"
+            );
+            let owners = s.kubectl(&[
+                "get",
+                "deployment",
+                "myapp-sample",
+                "-o",
+                "jsonpath={.metadata.ownerReferences}",
+            ])?;
+            println!("{}\n", pretty_json(&owners));
+            println!("$ kubectl get events");
+            println!(
+                "{}",
+                s.kubectl(&["get", "events", "--sort-by=.metadata.creationTimestamp"])?
+            );
+            Ok(())
+        },
     )?;
-    step(
-        "kubeforge create api --group apps --version v1 --kind MyApp",
-        &mut kf(&[
-            "create",
-            "api",
-            "--group",
-            "apps",
-            "--version",
-            "v1",
-            "--kind",
-            "MyApp",
-        ]),
-    )?;
-    std::fs::copy(root().join("Cargo.lock"), demo.join("Cargo.lock"))
-        .context("seeding Cargo.lock")?;
-    step("kubeforge manifests", &mut kf(&["manifests"]))?;
-    let in_demo = |args: &[&str]| {
-        let mut cmd = cargo();
-        cmd.args(args)
-            .current_dir(&demo)
-            .env("CARGO_TARGET_DIR", shared_target_dir())
-            .env("KUBEBUILDER_ASSETS", &assets);
-        cmd
-    };
-    step(
-        "cargo build (the operator)",
-        &mut in_demo(&["build", "--workspace"]),
-    )?;
-    step(
-        "cargo test (controller against a real API server, with its own RBAC)",
-        &mut in_demo(&["test", "--workspace"]),
-    )?;
-    eprintln!(
-        "\nDone: the operator is in {}.\nTry it on a local control plane: cd {} && {} run",
-        demo.display(),
-        demo.display(),
-        kubeforge.display()
-    );
+    println!("The operator and the control plane were stopped and cleaned up.");
     Ok(())
+}
+
+fn pretty_json(text: &str) -> String {
+    // kubectl prints compact JSON for jsonpath; indent it for reading.
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.trim().chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                depth += 1;
+                out.push(c);
+                out.push('\n');
+                out.push_str(&"  ".repeat(depth));
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                out.push('\n');
+                out.push_str(&"  ".repeat(depth));
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                out.push('\n');
+                out.push_str(&"  ".repeat(depth));
+            }
+            ':' => out.push_str(": "),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Starts `kubeforge run` on a local control plane in `project`, hands the
+/// session to `f` once the manager runs, then stops it the way a user does
+/// (SIGINT) and waits for it to clean up.
+pub fn with_running_operator<T>(
+    kubeforge: &Path,
+    project: &Path,
+    target_dir: &Path,
+    assets: &Path,
+    release: bool,
+    f: impl FnOnce(&Session) -> Result<T>,
+) -> Result<T> {
+    eprintln!(
+        "==> kubeforge run (local control plane) in {}",
+        project.display()
+    );
+    let mut child = Command::new(kubeforge)
+        .arg("run")
+        .args(release.then_some("--release"))
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("KUBEBUILDER_ASSETS", assets)
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting kubeforge run")?;
+    let stderr = child.stderr.take().context("kubeforge run's stderr")?;
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut log = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line.clone());
+            log.push(line);
+        }
+        log
+    });
+    let session = wait_for_session(&lines, assets);
+    let result = session.and_then(|s| f(&s));
+    stop(&mut child)?;
+    // Echo the operator's log when something went wrong.
+    let log = reader.join().unwrap_or_default();
+    if result.is_err() {
+        eprintln!("--- kubeforge run's output:\n{}", log.join("\n"));
+    }
+    result
+}
+
+fn wait_for_session(lines: &mpsc::Receiver<String>, assets: &Path) -> Result<Session> {
+    let mut kubeconfig = None;
+    // Building the manager the first time takes minutes on 2 cores.
+    let deadline = std::time::Instant::now() + Duration::from_secs(1200);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .context("kubeforge run stopped or took too long before the manager started")?;
+        eprintln!("    {line}");
+        if let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") {
+            kubeconfig = Some(PathBuf::from(path));
+        }
+        if let Some(pid) = line
+            .strip_prefix("Manager running (pid ")
+            .and_then(|rest| rest.strip_suffix(")."))
+        {
+            let manager_pid = pid.parse().context("manager pid")?;
+            return Ok(Session {
+                kubeconfig: kubeconfig.context("kubeforge run printed no kubeconfig")?,
+                kubectl: assets.join("kubectl"),
+                manager_pid,
+            });
+        }
+    }
+}
+
+fn stop(child: &mut Child) -> Result<()> {
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status();
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait()? {
+            eprintln!("==> kubeforge run exited ({status})");
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill()?;
+    bail!("kubeforge run did not stop within 60 s of Ctrl-C")
+}
+
+/// Peak resident memory (VmHWM, KiB) of the manager.
+pub fn peak_rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/<pid>/status")
 }

@@ -5,14 +5,15 @@
 //! - `regen-example [--check]`: rebuild examples/myapp-operator from the
 //!   templates, keeping its hand-written code.
 //! - `envtest`: build (once) the control-plane binaries, print their directory.
-//! - `demo`: the main job: scaffold a sample operator, build it, run it on a
-//!   local control plane.
+//! - `demo`: the main job: the MyApp example end to end on a local control plane.
+//! - `bench`: the measurements in docs/benchmarks.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
+mod bench;
 mod demo;
 mod example;
 
@@ -23,10 +24,11 @@ fn main() -> Result<()> {
         "ci" => ci(),
         "envtest" => envtest().map(|dir| println!("{}", dir.display())),
         "demo" => demo::run(),
+        "bench" => bench::run(),
         "regen-example" => example::regen(args.iter().any(|a| a == "--check")),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <task>\n\n  ci                     everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                build (once) etcd, kube-apiserver and kubectl; print their directory\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  demo                   scaffold a sample operator, build it and run its tests on a local control plane"
+                "cargo xtask <task>\n\n  ci                     everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                build (once) etcd, kube-apiserver and kubectl; print their directory\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  demo                   run the MyApp example operator end to end on a local control plane\n  bench                  measure what docs/benchmarks.md reports"
             );
             Ok(())
         }

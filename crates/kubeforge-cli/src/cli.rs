@@ -29,7 +29,10 @@ pub enum Command {
   kubeforge init --domain corp.example --project-name infra --license mit --owner \"Infra Team\" ./infra")]
     Init(InitArgs),
     /// Add something to an existing project.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  kubeforge create api --group apps --version v1 --kind MyApp"
+    )]
     Create(CreateCommand),
     /// Generate CRD and RBAC manifests under config/ from the #[crd] and
     /// #[rbac] attributes in the code.
@@ -50,7 +53,7 @@ pub enum Command {
   kubeforge run --kubeconfig ~/.kube/config")]
     Run(RunArgs),
     /// Experimental commands.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example:\n  kubeforge alpha update")]
     Alpha(AlphaCommand),
     /// Print kubeforge's version and the versions it scaffolds against.
     #[command(after_help = "Example:\n  kubeforge version")]
@@ -189,6 +192,9 @@ pub struct RunArgs {
     /// Run against this cluster instead of a local control plane.
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+    /// Build and run the manager with optimizations.
+    #[arg(long)]
+    pub release: bool,
     /// Extra arguments passed to the manager binary (after `--`).
     #[arg(last = true)]
     pub manager_args: Vec<String>,

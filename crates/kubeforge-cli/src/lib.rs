@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 pub mod builtin_kinds;
+pub mod cargo_bin;
 pub mod cli;
 pub mod commands;
 pub mod names;

@@ -318,3 +318,36 @@ fn manifests_outside_a_project() {
     let dir = tempfile::tempdir().unwrap();
     rejects(dir.path(), &["manifests"], &["no PROJECT file"]);
 }
+
+/// Every command's --help shows an example.
+#[test]
+fn every_help_has_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &[][..],
+        &["init"],
+        &["create"],
+        &["create", "api"],
+        &["manifests"],
+        &["envtest"],
+        &["run"],
+        &["version"],
+        &["completion"],
+        &["alpha"],
+        &["alpha", "update"],
+    ] {
+        let mut all = args.to_vec();
+        all.push("--help");
+        let output = kubeforge(dir.path()).args(&all).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{all:?}");
+        assert!(
+            stdout.contains("Example"),
+            "{all:?} --help has no example:\n{stdout}"
+        );
+        assert!(
+            stdout.contains("kubeforge "),
+            "{all:?} --help example names kubeforge:\n{stdout}"
+        );
+    }
+}

@@ -56,7 +56,9 @@ fn edit(path: &Path, from: &str, to: &str) {
 #[test]
 fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
     let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("myapp");
+    // Named apart from examples/myapp-operator: projects sharing a target
+    // directory must not share package names (Cargo would mix up their builds).
+    let project = dir.path().join("guestbook");
     std::fs::create_dir(&project).unwrap();
     let repo = repo_root();
     let repo_str = repo.to_string_lossy().into_owned();
@@ -196,7 +198,7 @@ fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
         &[
             "test",
             "--package",
-            "myapp-manager",
+            "guestbook-manager",
             "--test",
             "my_app_controller",
         ],
@@ -242,7 +244,7 @@ fn validate_against_api_server(project: &Path) {
             ok(&format!("kubectl {}", args.join(" ")), output)
         };
         // The namespace must exist for a server-side dry run of what goes in it.
-        kubectl(&["create", "namespace", "myapp-system"]);
+        kubectl(&["create", "namespace", "guestbook-system"]);
         let applied = kubectl(&[
             "apply",
             "--server-side",
@@ -252,10 +254,10 @@ fn validate_against_api_server(project: &Path) {
         ]);
         for object in [
             "customresourcedefinition.apiextensions.k8s.io/myapps.apps.example.com",
-            "deployment.apps/myapp-controller-manager",
-            "clusterrole.rbac.authorization.k8s.io/myapp-manager-role",
-            "role.rbac.authorization.k8s.io/myapp-leader-election-role",
-            "service/myapp-controller-manager-metrics-service",
+            "deployment.apps/guestbook-controller-manager",
+            "clusterrole.rbac.authorization.k8s.io/guestbook-manager-role",
+            "role.rbac.authorization.k8s.io/guestbook-leader-election-role",
+            "service/guestbook-controller-manager-metrics-service",
         ] {
             assert!(applied.contains(object), "{object} in:\n{applied}");
         }

@@ -1,7 +1,7 @@
 //! `kubeforge manifests`: CRD and RBAC YAML from the code, as controller-gen
 //! does for Kubebuilder.
 //!
-//! CRDs come from running the API crate's `crdgen` binary, which prints
+//! CRDs come from building and running the API crate's `crdgen` binary, which prints
 //! what each `#[crd]` type's `crd()` returns (one source of truth with the
 //! running operator). Only the API crate is built for that, never the whole
 //! operator. RBAC comes from reading `#[rbac(...)]` attributes in the
@@ -77,16 +77,15 @@ pub fn plan(root: &Path, project: &Project) -> Result<Plan> {
 /// Builds and runs the API crate's `crdgen` binary; returns its CRDs.
 fn crdgen(root: &Path, project: &Project) -> Result<Vec<serde_json::Value>> {
     let api_crate = format!("{}-api", project.project_name);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(&cargo)
-        .args(["run", "--quiet", "--package", &api_crate, "--bin", "crdgen"])
+    let crdgen = crate::cargo_bin::build(root, &api_crate, "crdgen", false)?;
+    let output = Command::new(&crdgen)
         .current_dir(root)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .with_context(|| format!("running {}", Path::new(&cargo).display()))?;
+        .with_context(|| format!("running {}", crdgen.display()))?;
     if !output.status.success() {
-        bail!("building or running {api_crate}'s crdgen failed (cargo's output is above)");
+        bail!("{api_crate}'s crdgen failed (its message is above)");
     }
     #[derive(serde::Deserialize)]
     struct Output {

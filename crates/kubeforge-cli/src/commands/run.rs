@@ -5,7 +5,7 @@
 //! started, the CRDs are installed and config/samples applied, and the
 //! manager runs against that until Ctrl-C; then everything is torn down.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{ExitCode, Stdio};
 
 use anyhow::{Context as _, Result, bail};
@@ -23,16 +23,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     plan.apply()?;
 
     let manager_crate = format!("{}-manager", project.project_name);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // Build before starting anything, so compile errors come first and fast.
-    let status = std::process::Command::new(&cargo)
-        .args(["build", "--package", &manager_crate, "--bin", "manager"])
-        .current_dir(&root)
-        .status()
-        .context("running cargo")?;
-    if !status.success() {
-        bail!("building {manager_crate} failed (cargo's output is above)");
-    }
+    let manager = crate::cargo_bin::build(&root, &manager_crate, "manager", args.release)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -45,9 +37,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                     "Running {manager_crate} against the cluster in {}",
                     kubeconfig.display()
                 );
-                run_manager(&root, &manager_crate, kubeconfig, &args.manager_args).await
+                run_manager(&root, &manager, kubeconfig, &args.manager_args).await
             }
-            None => run_local(&root, &project, &manager_crate, &args.manager_args).await,
+            None => run_local(&root, &project, &manager, &args.manager_args).await,
         }
     })
 }
@@ -55,7 +47,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 async fn run_local(
     root: &Path,
     project: &Project,
-    manager_crate: &str,
+    manager: &Path,
     manager_args: &[String],
 ) -> Result<ExitCode> {
     let assets = kubeforge_envtest::assets::find()?;
@@ -73,7 +65,7 @@ async fn run_local(
             eprintln!("  {} get {}", assets.kubectl.display(), resource.plural);
         }
         eprintln!("Press Ctrl-C to stop the operator and the control plane.");
-        run_manager(root, manager_crate, &kubeconfig, manager_args).await
+        run_manager(root, manager, &kubeconfig, manager_args).await
     }
     .await;
     env.stop().await;
@@ -113,23 +105,33 @@ async fn apply_samples(root: &Path, kubectl: &Path, kubeconfig: &Path) -> Result
 /// receives (same process group) and answers with a graceful shutdown.
 async fn run_manager(
     root: &Path,
-    manager_crate: &str,
+    manager: &Path,
     kubeconfig: &Path,
     manager_args: &[String],
 ) -> Result<ExitCode> {
-    let binary = target_dir(root).join("debug/manager");
-    let mut child = tokio::process::Command::new(&binary)
+    let mut child = tokio::process::Command::new(manager)
         .args(manager_args)
         .env("KUBECONFIG", kubeconfig)
         .current_dir(root)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {manager_crate} ({})", binary.display()))?;
+        .with_context(|| format!("starting {}", manager.display()))?;
+    if let Some(pid) = child.id() {
+        eprintln!("Manager running (pid {pid}).");
+    }
     let status = tokio::select! {
         status = child.wait() => status?,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("Stopping...");
+            // A terminal's Ctrl-C reaches the manager too; a signal sent to
+            // kubeforge alone (by a script) must be passed on.
+            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+                // SAFETY: kill(2) with a pid we spawned and a valid signal.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
             match tokio::time::timeout(std::time::Duration::from_secs(30), child.wait()).await {
                 Ok(status) => status?,
                 Err(_) => {
@@ -144,17 +146,4 @@ async fn run_manager(
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                root.join(dir)
-            }
-        })
-        .unwrap_or_else(|| root.join("target"))
 }

@@ -40,9 +40,9 @@ use kubeforge::kube::Api;
 use kubeforge::kube::api::PostParams;
 use kubeforge::manager::{Manager, ManagerArgs};
 use kubeforge_envtest::Environment;
-use {{ manager_lib }}::controller;
 
 use {{ type_path }};
+use {{ manager_lib }}::controller;
 
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -5,6 +5,7 @@
 
 use clap::Parser;
 use kubeforge::manager::{Manager, ManagerArgs};
+
 use {{ manager_lib }}::controller;
 
 /// Command-line flags. Add your own next to the manager's.
