@@ -12,22 +12,22 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::{cargo, kubeforge_binary, root, shared_target_dir, step};
+use crate::{kubeforge_binary, root, shared_target_dir, step};
 
 pub fn dir() -> PathBuf {
     root().join("examples/myapp-operator")
 }
 
-fn kubeforge_in(kubeforge: &Path, project: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(kubeforge);
-    cmd.args(args)
-        .current_dir(project)
-        .env("CARGO_TARGET_DIR", shared_target_dir());
-    cmd
-}
-
-/// Replays the scaffold onto `project` and regenerates its manifests.
-fn regenerate(kubeforge: &Path, project: &Path) -> Result<()> {
+/// Replays the scaffold onto `project` and regenerates its manifests,
+/// building into `target_dir`.
+fn regenerate(kubeforge: &Path, project: &Path, target_dir: &Path) -> Result<()> {
+    let kubeforge_in = |kubeforge: &Path, project: &Path, args: &[&str]| {
+        let mut cmd = Command::new(kubeforge);
+        cmd.args(args)
+            .current_dir(project)
+            .env("CARGO_TARGET_DIR", target_dir);
+        cmd
+    };
     if !project.join("PROJECT").exists() {
         std::fs::create_dir_all(project)?;
         step(
@@ -71,7 +71,7 @@ fn regenerate(kubeforge: &Path, project: &Path) -> Result<()> {
 pub fn regen(check: bool) -> Result<()> {
     let kubeforge = kubeforge_binary()?;
     if !check {
-        return regenerate(&kubeforge, &dir());
+        return regenerate(&kubeforge, &dir(), &shared_target_dir());
     }
     // A copy at the same depth below the root, so the example's relative
     // path dependencies resolve the same way.
@@ -80,7 +80,9 @@ pub fn regen(check: bool) -> Result<()> {
         std::fs::remove_dir_all(&copy)?;
     }
     copy_tree(&dir(), &copy)?;
-    regenerate(&kubeforge, &copy)?;
+    // Its own target directory: the copy has the example's package names
+    // and paths, and Cargo would take one's build for the other's.
+    regenerate(&kubeforge, &copy, &root().join("target/regen"))?;
     let before = files(&dir())?;
     let after = files(&copy)?;
     let differing: Vec<String> = before
@@ -105,33 +107,7 @@ pub fn regen(check: bool) -> Result<()> {
 /// and it is clean and its tests pass against a real API server.
 pub fn check(assets: &Path) -> Result<()> {
     regen(true)?;
-    let in_example = |args: &[&str]| {
-        let mut cmd = cargo();
-        cmd.args(args)
-            .current_dir(dir())
-            .env("CARGO_TARGET_DIR", shared_target_dir())
-            .env("KUBEBUILDER_ASSETS", assets);
-        cmd
-    };
-    step(
-        "example: cargo fmt --check",
-        &mut in_example(&["fmt", "--check"]),
-    )?;
-    step(
-        "example: cargo clippy -D warnings",
-        &mut in_example(&[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
-    step(
-        "example: cargo test (against a real API server, operator's own RBAC)",
-        &mut in_example(&["test", "--workspace"]),
-    )
+    crate::lint_and_test("example", &dir(), Some(&shared_target_dir()), assets)
 }
 
 /// Files under `dir` except build output, path -> bytes.

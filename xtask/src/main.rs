@@ -103,13 +103,37 @@ pub fn envtest() -> Result<PathBuf> {
 /// Everything CI checks. Each step's failure stops the run.
 fn ci() -> Result<()> {
     let assets = envtest()?;
+    lint_and_test("kubeforge", &root(), None, &assets)?;
+    example::check(&assets)?;
+    demo::run()?;
+    Ok(())
+}
+
+/// rustfmt, clippy with warnings as errors, and every test (those that need
+/// a control plane find it through KUBEBUILDER_ASSETS) of one workspace.
+pub fn lint_and_test(
+    what: &str,
+    dir: &Path,
+    target_dir: Option<&Path>,
+    assets: &Path,
+) -> Result<()> {
+    let in_dir = |args: &[&str]| {
+        let mut cmd = cargo();
+        cmd.args(args)
+            .current_dir(dir)
+            .env("KUBEBUILDER_ASSETS", assets);
+        if let Some(target_dir) = target_dir {
+            cmd.env("CARGO_TARGET_DIR", target_dir);
+        }
+        cmd
+    };
     step(
-        "cargo fmt --check",
-        cargo().args(["fmt", "--all", "--check"]),
+        &format!("{what}: cargo fmt --check"),
+        &mut in_dir(&["fmt", "--check"]),
     )?;
     step(
-        "cargo clippy -D warnings",
-        cargo().args([
+        &format!("{what}: cargo clippy -D warnings"),
+        &mut in_dir(&[
             "clippy",
             "--workspace",
             "--all-targets",
@@ -119,11 +143,7 @@ fn ci() -> Result<()> {
         ]),
     )?;
     step(
-        "cargo test (workspace, against a real API server)",
-        cargo()
-            .args(["test", "--workspace"])
-            .env("KUBEBUILDER_ASSETS", &assets),
-    )?;
-    example::check(&assets)?;
-    Ok(())
+        &format!("{what}: cargo test (against a real API server)"),
+        &mut in_dir(&["test", "--workspace"]),
+    )
 }

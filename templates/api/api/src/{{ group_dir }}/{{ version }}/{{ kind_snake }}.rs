@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
     kind = "{{ kind }}",
     plural = "{{ plural }}",
     {% if namespaced %}scope = "Namespaced",{% else %}scope = "Cluster",{% endif %}
-    status = "{{ kind }}Status"
+    status = {{ kind }}Status
 )]
 #[serde(rename_all = "camelCase")]
 pub struct {{ kind }}Spec {
