@@ -12,36 +12,174 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-//! The MyApp controller: watches MyApp objects (apps.example.com/v1) and
-//! reconciles each one towards what it asks for.
+//! The MyApp controller: runs each MyApp as a Deployment plus a Service,
+//! records it in a registry outside the MyApp's namespace, and reports how
+//! the rollout is going in the MyApp's status.
+//!
+//! One reconcile, in order:
+//!
+//! 1. a finalizer ([`FINALIZER`]) is added before anything is created, so
+//!    the registry entry (which owner references cannot reach) is always
+//!    cleaned up when the MyApp is deleted;
+//! 2. the Deployment, the Service and the registry entry are server-side
+//!    applied, but only if they differ from what the MyApp asks for, so a
+//!    reconcile with nothing to do writes nothing;
+//! 3. the status is derived from the Deployment and written if it changed.
+//!
+//! A failure emits a Warning event, sets the `Degraded` condition and is
+//! retried with a per-object exponential backoff.
 
-use std::sync::Arc;
+mod resources;
+mod status;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use kubeforge::kube::api::{Patch, PatchParams};
-use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
-use kubeforge::kube::{Api, Client, ResourceExt as _};
-use kubeforge::manager::{Context, ControllerMetrics};
+use kubeforge::k8s_openapi::api::apps::v1::Deployment;
+use kubeforge::k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Service};
+use kubeforge::k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kubeforge::kube::api::{DeleteParams, Patch, PatchParams};
+use kubeforge::kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kubeforge::kube::runtime::finalizer::{self, finalizer};
+use kubeforge::kube::runtime::reflector::ObjectRef;
+use kubeforge::kube::runtime::watcher::{self, DefaultBackoff};
+use kubeforge::kube::runtime::{Controller, controller::Action};
+use kubeforge::kube::{Api, Client, Resource, ResourceExt as _};
+use kubeforge::manager::Context;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use myapp_api::apps::v1::MyApp;
+use myapp_api::apps::v1::{MyApp, MyAppStatus};
+
+pub use resources::REGISTRY_NAMESPACE;
+pub use status::{AVAILABLE, DEGRADED, PROGRESSING};
 
 /// The field manager this controller's server-side apply patches use, so
 /// the API server tracks which fields it owns.
 pub const FIELD_MANAGER: &str = "myapp-myapp-controller";
 
+/// Keeps a MyApp from disappearing until its registry entry is deleted.
+pub const FINALIZER: &str = "apps.example.com/registry";
+
+/// The reporting controller named in the events this controller emits.
+const REPORTER: &str = "myapp-controller";
+
+/// How often a MyApp is reconciled with nothing changing, to repair drift
+/// that no watch reports (e.g. an edited registry entry).
+const RESYNC: Duration = Duration::from_secs(300);
+
 /// What a reconcile can fail with. Every error requeues the object (see
 /// [`error_policy`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A request to the API server failed (including 403 for a missing
+    /// `#[rbac]` rule).
     #[error("Kubernetes API request failed: {0}")]
     Kube(#[from] kubeforge::kube::Error),
+    /// An object could not be turned into JSON to compare it.
+    #[error("cannot serialize a {0}: {1}")]
+    Serialize(String, #[source] serde_json::Error),
+    /// The MyApp lacks metadata the API server always sets; only a
+    /// hand-built object (e.g. in a test) can trigger this.
+    #[error("the MyApp has no {0}")]
+    MissingField(&'static str),
+    /// Adding or removing the finalizer failed, or the reconcile inside it
+    /// did. Boxed: the finalizer error wraps this very type.
+    #[error(transparent)]
+    Finalizer(Box<finalizer::Error<Error>>),
 }
 
-/// What every reconcile can use.
+impl Error {
+    /// Whether the API server refused a write because the object changed
+    /// since it was read. Not a fault: retrying with fresh data resolves it,
+    /// so it is retried without a Warning event or a `Degraded` condition.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            Error::Kube(kubeforge::kube::Error::Api(status)) => status.is_conflict(),
+            Error::Finalizer(error) => match error.as_ref() {
+                finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => {
+                    e.is_conflict()
+                }
+                finalizer::Error::AddFinalizer(kubeforge::kube::Error::Api(status))
+                | finalizer::Error::RemoveFinalizer(kubeforge::kube::Error::Api(status)) => {
+                    status.is_conflict()
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// What every reconcile can use. Built once per controller; public (with
+/// [`reconcile`]) so tests can run a single reconcile with any client.
 pub struct State {
-    pub client: Client,
-    pub metrics: ControllerMetrics,
+    client: Client,
+    recorder: Recorder,
+    backoff: Backoffs,
+}
+
+impl State {
+    /// The state for a controller that acts through `client`.
+    pub fn new(client: Client) -> Self {
+        State {
+            recorder: Recorder::new(client.clone(), Reporter::from(REPORTER)),
+            client,
+            backoff: Backoffs::default(),
+        }
+    }
+
+    /// Records `event` about `app`. Best effort: failing to record an event
+    /// must not fail (and so repeat) the reconcile that caused it.
+    async fn publish(&self, app: &MyApp, event: Event) {
+        if let Err(error) = self.recorder.publish(&event, &app.object_ref(&())).await {
+            tracing::warn!(name = %app.name_any(), %error, "cannot record event");
+        }
+    }
+}
+
+/// An event about a reconcile step; `related` is the object acted on. The
+/// recorder folds events with the same reason, action and objects into one
+/// series (a count, not a new event), so `related` is also what keeps
+/// "Created Deployment" and "Created Service" apart.
+fn event(
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+    related: Option<ObjectReference>,
+) -> Event {
+    Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: action.to_owned(),
+        secondary: related,
+    }
+}
+
+/// Per-object retry delays. Each failing MyApp gets its own exponential,
+/// jittered backoff (kube's default: from 0.8 s, doubling up to 30 s, plus
+/// up to as much again at random so retries spread out), so one
+/// broken MyApp neither slows the others nor hammers the API server, and a
+/// successful reconcile resets it.
+#[derive(Default)]
+struct Backoffs(Mutex<HashMap<ObjectRef<MyApp>, DefaultBackoff>>);
+
+impl Backoffs {
+    fn next_delay(&self, key: ObjectRef<MyApp>) -> Duration {
+        let mut delays = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let delay = delays.entry(key).or_default().next();
+        // DefaultBackoff never runs out; this is only the type's fallback.
+        delay.unwrap_or(Duration::from_secs(30))
+    }
+
+    fn reset(&self, key: &ObjectRef<MyApp>) {
+        let mut delays = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        delays.remove(key);
+    }
 }
 
 /// Runs the MyApp controller until the manager shuts down.
@@ -53,63 +191,248 @@ pub struct State {
 #[kubeforge::rbac(groups = ["apps.example.com"], resources = ["myapps/status"], verbs = ["get", "update", "patch"])]
 #[kubeforge::rbac(groups = ["apps.example.com"], resources = ["myapps/finalizers"], verbs = ["update"])]
 #[kubeforge::rbac(groups = ["events.k8s.io"], resources = ["events"], verbs = ["create", "patch"])]
+#[kubeforge::rbac(groups = ["apps"], resources = ["deployments"], verbs = ["get", "list", "watch", "create", "patch"])]
+#[kubeforge::rbac(groups = [""], resources = ["services"], verbs = ["get", "list", "watch", "create", "patch"])]
+// The registry entries; a ClusterRole rule because kustomize's `namespace:`
+// would move a namespaced Role out of myapp-registry.
+#[kubeforge::rbac(groups = [""], resources = ["configmaps"], verbs = ["get", "create", "patch", "delete"])]
 pub async fn run(ctx: Context) -> anyhow::Result<()> {
-    let state = Arc::new(State {
-        client: ctx.client(),
-        metrics: ctx.metrics(),
-    });
-    let api = Api::<MyApp>::all(ctx.client());
-    Controller::new(api, watcher::Config::default())
-        .graceful_shutdown_on(ctx.shutdown_signal())
-        .run(reconcile, error_policy, state)
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => tracing::debug!(object = %object, "reconciled"),
-                Err(err) => tracing::warn!(error = %err, "reconcile failed"),
-            }
-        })
-        .await;
+    let client = ctx.client();
+    let metrics = ctx.metrics();
+    let state = Arc::new(State::new(client.clone()));
+    // Only watch what this operator created: a change to an owned object
+    // (a hand-made edit, a deletion, a status update) reconciles its MyApp.
+    let owned = watcher::Config::default().labels(resources::MANAGED_BY_SELECTOR);
+    Controller::new(
+        Api::<MyApp>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .owns(Api::<Deployment>::all(client.clone()), owned.clone())
+    .owns(Api::<Service>::all(client), owned)
+    .graceful_shutdown_on(ctx.shutdown_signal())
+    .run(
+        move |app, state| {
+            let metrics = metrics.clone();
+            async move { metrics.measure(reconcile(app, state)).await }
+        },
+        error_policy,
+        state,
+    )
+    .for_each(|result| async move {
+        match result {
+            Ok((object, _)) => tracing::debug!(object = %object, "reconciled"),
+            Err(err) => tracing::warn!(error = %err, "reconcile failed"),
+        }
+    })
+    .await;
     Ok(())
 }
 
-/// Brings the world in line with one MyApp. Called whenever it (or
-/// anything the controller watches for it) changes, and again after the
-/// returned delay.
-pub async fn reconcile(object: Arc<MyApp>, state: Arc<State>) -> Result<Action, Error> {
-    state
-        .metrics
-        .measure(async {
-            // TODO(user): compare object.spec with the world and change the
-            // difference (create or update owned objects, call APIs ...).
-
-            // Record in the status which generation of the spec was seen, so
-            // users and tools can tell when the controller caught up.
-            let generation = object.metadata.generation;
-            let seen = object.status.as_ref().and_then(|s| s.observed_generation);
-            if generation.is_some() && seen != generation {
-                let api: Api<MyApp> = Api::namespaced(
-                    state.client.clone(),
-                    &object.namespace().unwrap_or_default(),
-                );
-                let patch = serde_json::json!({
-                    "apiVersion": "apps.example.com/v1",
-                    "kind": "MyApp",
-                    "status": { "observedGeneration": generation },
-                });
-                api.patch_status(
-                    &object.name_any(),
-                    &PatchParams::apply(FIELD_MANAGER).force(),
-                    &Patch::Apply(patch),
-                )
-                .await?;
-            }
-            Ok(Action::requeue(Duration::from_secs(300)))
-        })
-        .await
+/// Brings the world in line with one MyApp. Called whenever it (or its
+/// Deployment or Service) changes, and again after the returned delay.
+pub async fn reconcile(app: Arc<MyApp>, state: Arc<State>) -> Result<Action, Error> {
+    let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
+    let api: Api<MyApp> = Api::namespaced(state.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, app.clone(), |event| async {
+        match event {
+            finalizer::Event::Apply(app) => apply(&app, &state).await,
+            finalizer::Event::Cleanup(app) => cleanup(&app, &state).await,
+        }
+    })
+    .await
+    .map_err(|error| Error::Finalizer(Box::new(error)));
+    match result {
+        Ok(action) => {
+            state.backoff.reset(&ObjectRef::from(app.as_ref()));
+            Ok(action)
+        }
+        Err(error) => {
+            report_failure(&app, &error, &state).await;
+            Err(error)
+        }
+    }
 }
 
-/// Decides when to retry after a failed reconcile.
-pub fn error_policy(object: Arc<MyApp>, error: &Error, _state: Arc<State>) -> Action {
-    tracing::warn!(name = %object.name_any(), %error, "reconcile failed; retrying in 15s");
-    Action::requeue(Duration::from_secs(15))
+/// Decides when to retry after a failed reconcile: after this MyApp's next
+/// backoff delay.
+pub fn error_policy(app: Arc<MyApp>, error: &Error, state: Arc<State>) -> Action {
+    let delay = state.backoff.next_delay(ObjectRef::from(app.as_ref()));
+    tracing::warn!(name = %app.name_any(), %error, ?delay, "reconcile failed; retrying");
+    Action::requeue(delay)
+}
+
+/// Creates or updates what the MyApp asks for, then its status.
+async fn apply(app: &MyApp, state: &State) -> Result<Action, Error> {
+    let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
+    // As controller-runtime's SetControllerReference: a foreground deletion
+    // of the MyApp waits until the garbage collector has deleted these.
+    let owner = OwnerReference {
+        block_owner_deletion: Some(true),
+        ..app
+            .controller_owner_ref(&())
+            .ok_or(Error::MissingField("uid"))?
+    };
+    let client = &state.client;
+    let deployment = ensure(
+        app,
+        state,
+        Api::namespaced(client.clone(), &namespace),
+        resources::deployment(app, &owner),
+    )
+    .await?;
+    ensure(
+        app,
+        state,
+        Api::<Service>::namespaced(client.clone(), &namespace),
+        resources::service(app, &owner),
+    )
+    .await?;
+    ensure(
+        app,
+        state,
+        Api::<ConfigMap>::namespaced(client.clone(), REGISTRY_NAMESPACE),
+        resources::registry_entry(app),
+    )
+    .await?;
+
+    let next = status::observe(app, &deployment);
+    if app.status.as_ref() != Some(&next) {
+        write_status(app, state, &next).await?;
+    }
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Makes sure `desired` is in place and returns the object as the API server
+/// has it. Applies (server-side, forcing ownership of the fields the
+/// controller sets, which undoes hand-made changes to them) only when an
+/// existing object differs, so a reconcile with nothing to change writes
+/// nothing; emits a `Created` or `Updated` event when it does write.
+async fn ensure<K>(app: &MyApp, state: &State, api: Api<K>, desired: K) -> Result<K, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+{
+    let name = desired.name_any();
+    let current = api.get_opt(&name).await?;
+    if let Some(current) = current.as_ref() {
+        let serialize = |object: &K| {
+            serde_json::to_value(object).map_err(|e| Error::Serialize(K::kind(&()).into_owned(), e))
+        };
+        let (wanted, actual) = (serialize(&desired)?, serialize(current)?);
+        if resources::is_subset(&wanted, &actual) {
+            return Ok(current.clone());
+        }
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let applied = api.patch(&name, &params, &Patch::Apply(&desired)).await?;
+    let (reason, action) = if current.is_some() {
+        ("Updated", "Update")
+    } else {
+        ("Created", "Create")
+    };
+    let where_ = applied.namespace().unwrap_or_default();
+    let note = format!("{reason} {} {where_}/{name}", K::kind(&()));
+    let related = Some(applied.object_ref(&()));
+    let created_or_updated = event(EventType::Normal, reason, action, note, related);
+    state.publish(app, created_or_updated).await;
+    Ok(applied)
+}
+
+/// Removes what owner references cannot: the registry entry. The Deployment
+/// and Service are left to the garbage collector. Deleting an entry that is
+/// already gone is success, so cleanup can run any number of times.
+async fn cleanup(app: &MyApp, state: &State) -> Result<Action, Error> {
+    let registry: Api<ConfigMap> = Api::namespaced(state.client.clone(), REGISTRY_NAMESPACE);
+    registry
+        .delete(&resources::registry_name(app), &DeleteParams::default())
+        .await
+        .map(|_| ())
+        .or_else(|error| match &error {
+            kubeforge::kube::Error::Api(status) if status.is_not_found() => Ok(()),
+            _ => Err(error),
+        })?;
+    Ok(Action::await_change())
+}
+
+/// Makes a failure visible where users look: a Warning event and the
+/// `Degraded` condition (written only if it changed).
+async fn report_failure(app: &MyApp, error: &Error, state: &State) {
+    if error.is_conflict() {
+        tracing::debug!(name = %app.name_any(), %error, "conflict; retrying");
+        return;
+    }
+    let message = error.to_string();
+    let warning = event(
+        EventType::Warning,
+        "ReconcileFailed",
+        "Reconcile",
+        message.clone(),
+        None,
+    );
+    state.publish(app, warning).await;
+    let next = status::failed(app, message);
+    if app.status.as_ref() != Some(&next)
+        && let Err(error) = write_status(app, state, &next).await
+    {
+        tracing::warn!(name = %app.name_any(), %error, "cannot record the failure in the status");
+    }
+}
+
+/// Server-side applies the whole status: the controller owns every field
+/// of it.
+async fn write_status(app: &MyApp, state: &State, status: &MyAppStatus) -> Result<(), Error> {
+    let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
+    let api: Api<MyApp> = Api::namespaced(state.client.clone(), &namespace);
+    let patch = serde_json::json!({
+        "apiVersion": MyApp::api_version(&()),
+        "kind": MyApp::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(&app.name_any(), &params, &Patch::Apply(patch))
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubeforge::kube::core::Status;
+
+    fn conflict() -> kubeforge::kube::Error {
+        kubeforge::kube::Error::Api(Box::new(
+            Status::failure("changed", "Conflict").with_code(409),
+        ))
+    }
+
+    #[test]
+    fn conflicts_are_recognised_through_the_finalizer() {
+        assert!(Error::Kube(conflict()).is_conflict());
+        let inner = Error::Kube(conflict());
+        let wrapped = Error::Finalizer(Box::new(finalizer::Error::ApplyFailed(inner)));
+        assert!(wrapped.is_conflict());
+        let removing = Error::Finalizer(Box::new(finalizer::Error::RemoveFinalizer(conflict())));
+        assert!(removing.is_conflict());
+        assert!(!Error::MissingField("uid").is_conflict());
+    }
+
+    #[test]
+    fn backoff_grows_per_object_and_resets_on_success() {
+        let backoffs = Backoffs::default();
+        let a = ObjectRef::<MyApp>::new("a").within("default");
+        let b = ObjectRef::<MyApp>::new("b").within("default");
+        let first = backoffs.next_delay(a.clone());
+        let mut later = first;
+        for _ in 0..6 {
+            later = backoffs.next_delay(a.clone());
+        }
+        // Jitter adds at most 100%, so after six doublings the delays
+        // cannot overlap: the first is below 1.6 s, the seventh at least 25.6 s.
+        assert!(first < Duration::from_millis(1600), "{first:?}");
+        assert!(later >= Duration::from_millis(25_600), "{later:?}");
+        assert!(later < Duration::from_secs(60), "capped: {later:?}");
+        // Another object starts from the beginning.
+        assert!(backoffs.next_delay(b) < later);
+        backoffs.reset(&a);
+        assert!(backoffs.next_delay(a) < later);
+    }
 }
