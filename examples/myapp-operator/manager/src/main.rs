@@ -19,6 +19,7 @@
 
 use clap::Parser;
 use kubeforge::manager::{Manager, ManagerArgs};
+
 use myapp_manager::controller;
 
 /// Command-line flags. Add your own next to the manager's.

@@ -25,9 +25,9 @@ use kubeforge::kube::Api;
 use kubeforge::kube::api::PostParams;
 use kubeforge::manager::{Manager, ManagerArgs};
 use kubeforge_envtest::Environment;
-use myapp_manager::controller;
 
 use myapp_api::apps::v1::MyApp;
+use myapp_manager::controller;
 
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

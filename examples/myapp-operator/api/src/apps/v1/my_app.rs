@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
     kind = "MyApp",
     plural = "myapps",
     scope = "Namespaced",
-    status = "MyAppStatus",
+    status = MyAppStatus,
     shortnames = ["ma"],
     printcolumn(name = "Replicas", type = "integer", json_path = ".spec.replicas", description = "Desired replicas"),
     printcolumn(name = "Ready", type = "integer", json_path = ".status.readyReplicas", description = "Replicas ready to serve"),

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
     kind = "MyApp",
     plural = "myapps",
     scope = "Namespaced",
-    status = "MyAppStatus"
+    status = MyAppStatus
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MyAppSpec {
