@@ -160,8 +160,6 @@ pub fn plan_update(root: &Path, project: &Project, deps: &Dependencies) -> Resul
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn merge_keeps_user_edits_and_takes_scaffold_changes() {
         let base = "a\nb\nc\n";

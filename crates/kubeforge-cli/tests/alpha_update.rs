@@ -94,9 +94,8 @@ fn update_keeps_user_edits_and_takes_scaffold_changes() {
         types,
         "untouched by the scaffold"
     );
-    assert_eq!(
+    assert!(
         read(root, ".kubeforge/scaffold/Makefile").contains("\nlint: "),
-        true,
         "the new scaffold is the next ancestor"
     );
     kubeforge(root)

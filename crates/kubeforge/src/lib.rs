@@ -9,7 +9,8 @@
 //!   `kubeforge manifests` through the API crate's `crdgen` binary;
 //! - `manager` (feature `runtime`): metrics, probes, leader election and
 //!   graceful shutdown around kube-runtime controllers;
-//! - `conditions` (feature `runtime`): metav1.Condition bookkeeping.
+//! - `conditions` (feature `runtime`): metav1.Condition bookkeeping;
+//! - `backoff` (feature `runtime`): per-object retry delays for error policies.
 
 pub use kubeforge_macros::{crd, rbac, schema};
 
@@ -20,6 +21,8 @@ pub use serde_json;
 
 pub mod manifests;
 
+#[cfg(feature = "runtime")]
+pub mod backoff;
 #[cfg(feature = "runtime")]
 pub mod conditions;
 #[cfg(feature = "runtime")]

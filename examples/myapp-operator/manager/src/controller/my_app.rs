@@ -32,19 +32,18 @@
 mod resources;
 mod status;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use kubeforge::backoff::Backoffs;
 use kubeforge::k8s_openapi::api::apps::v1::Deployment;
 use kubeforge::k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Service};
 use kubeforge::k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kubeforge::kube::api::{DeleteParams, Patch, PatchParams};
 use kubeforge::kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kubeforge::kube::runtime::finalizer::{self, finalizer};
-use kubeforge::kube::runtime::reflector::ObjectRef;
-use kubeforge::kube::runtime::watcher::{self, DefaultBackoff};
+use kubeforge::kube::runtime::watcher;
 use kubeforge::kube::runtime::{Controller, controller::Action};
 use kubeforge::kube::{Api, Client, Resource, ResourceExt as _};
 use kubeforge::manager::Context;
@@ -118,7 +117,8 @@ impl Error {
 pub struct State {
     client: Client,
     recorder: Recorder,
-    backoff: Backoffs,
+    /// Each failing MyApp's own retry delays.
+    backoff: Backoffs<MyApp>,
 }
 
 impl State {
@@ -157,28 +157,6 @@ fn event(
         note: Some(note),
         action: action.to_owned(),
         secondary: related,
-    }
-}
-
-/// Per-object retry delays. Each failing MyApp gets its own exponential,
-/// jittered backoff (kube's default: from 0.8 s, doubling up to 30 s, plus
-/// up to as much again at random so retries spread out), so one
-/// broken MyApp neither slows the others nor hammers the API server, and a
-/// successful reconcile resets it.
-#[derive(Default)]
-struct Backoffs(Mutex<HashMap<ObjectRef<MyApp>, DefaultBackoff>>);
-
-impl Backoffs {
-    fn next_delay(&self, key: ObjectRef<MyApp>) -> Duration {
-        let mut delays = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let delay = delays.entry(key).or_default().next();
-        // DefaultBackoff never runs out; this is only the type's fallback.
-        delay.unwrap_or(Duration::from_secs(30))
-    }
-
-    fn reset(&self, key: &ObjectRef<MyApp>) {
-        let mut delays = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        delays.remove(key);
     }
 }
 
@@ -243,7 +221,7 @@ pub async fn reconcile(app: Arc<MyApp>, state: Arc<State>) -> Result<Action, Err
     .map_err(|error| Error::Finalizer(Box::new(error)));
     match result {
         Ok(action) => {
-            state.backoff.reset(&ObjectRef::from(app.as_ref()));
+            state.backoff.reset(&app);
             Ok(action)
         }
         Err(error) => {
@@ -256,7 +234,7 @@ pub async fn reconcile(app: Arc<MyApp>, state: Arc<State>) -> Result<Action, Err
 /// Decides when to retry after a failed reconcile: after this MyApp's next
 /// backoff delay.
 pub fn error_policy(app: Arc<MyApp>, error: &Error, state: Arc<State>) -> Action {
-    let delay = state.backoff.next_delay(ObjectRef::from(app.as_ref()));
+    let delay = state.backoff.next_delay(&app);
     tracing::warn!(name = %app.name_any(), %error, ?delay, "reconcile failed; retrying");
     Action::requeue(delay)
 }
@@ -413,26 +391,5 @@ mod tests {
         let removing = Error::Finalizer(Box::new(finalizer::Error::RemoveFinalizer(conflict())));
         assert!(removing.is_conflict());
         assert!(!Error::MissingField("uid").is_conflict());
-    }
-
-    #[test]
-    fn backoff_grows_per_object_and_resets_on_success() {
-        let backoffs = Backoffs::default();
-        let a = ObjectRef::<MyApp>::new("a").within("default");
-        let b = ObjectRef::<MyApp>::new("b").within("default");
-        let first = backoffs.next_delay(a.clone());
-        let mut later = first;
-        for _ in 0..6 {
-            later = backoffs.next_delay(a.clone());
-        }
-        // Jitter adds at most 100%, so after six doublings the delays
-        // cannot overlap: the first is below 1.6 s, the seventh at least 25.6 s.
-        assert!(first < Duration::from_millis(1600), "{first:?}");
-        assert!(later >= Duration::from_millis(25_600), "{later:?}");
-        assert!(later < Duration::from_secs(60), "capped: {later:?}");
-        // Another object starts from the beginning.
-        assert!(backoffs.next_delay(b) < later);
-        backoffs.reset(&a);
-        assert!(backoffs.next_delay(a) < later);
     }
 }

@@ -10,7 +10,8 @@ use kubeforge::kube::{Api, ResourceExt as _};
 {% else %}use kubeforge::kube::api::{Patch, PatchParams};
 use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
 use kubeforge::kube::{Api, Client, ResourceExt as _};
-{% endif %}use kubeforge::manager::{Context, ControllerMetrics};
+{% endif %}use kubeforge::backoff::Backoffs;
+use kubeforge::manager::{Context, ControllerMetrics};
 
 use {{ type_path }};
 
@@ -22,6 +23,8 @@ pub type Error = kubeforge::kube::Error;
 /// reconcile needs to talk to the API server.
 pub struct State {
     pub metrics: ControllerMetrics,
+    /// Each failing object's own retry delays.
+    pub backoffs: Backoffs<{{ kind }}>,
 }
 {% else %}/// The field manager this controller's server-side apply patches use, so
 /// the API server tracks which fields it owns.
@@ -39,6 +42,8 @@ pub enum Error {
 pub struct State {
     pub client: Client,
     pub metrics: ControllerMetrics,
+    /// Each failing object's own retry delays.
+    pub backoffs: Backoffs<{{ kind }}>,
 }
 {% endif %}
 /// Runs the {{ kind }} controller until the manager shuts down.
@@ -55,6 +60,7 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
     let state = Arc::new(State {
 {% if builtin %}{% else %}        client: ctx.client(),
 {% endif %}        metrics: ctx.metrics(),
+        backoffs: Backoffs::default(),
     });
     let api = Api::<{{ kind }}>::all(ctx.client());
     Controller::new(api, watcher::Config::default())
@@ -80,6 +86,7 @@ pub async fn reconcile(object: Arc<{{ kind }}>, state: Arc<State>) -> Result<Act
 {% if builtin %}            // TODO(user): compare the {{ kind }} with what it should be and
             // change the difference.
             tracing::info!(name = %object.name_any(), namespace = ?object.namespace(), "reconciling {{ kind }}");
+            state.backoffs.reset(&object);
             Ok(Action::requeue(Duration::from_secs(300)))
 {% else %}            // TODO(user): compare object.spec with the world and change the
             // difference (create or update owned objects, call APIs ...).
@@ -105,13 +112,16 @@ pub async fn reconcile(object: Arc<{{ kind }}>, state: Arc<State>) -> Result<Act
                 )
                 .await?;
             }
+            state.backoffs.reset(&object);
             Ok(Action::requeue(Duration::from_secs(300)))
 {% endif %}        })
         .await
 }
 
-/// Decides when to retry after a failed reconcile.
-pub fn error_policy(object: Arc<{{ kind }}>, error: &Error, _state: Arc<State>) -> Action {
-    tracing::warn!(name = %object.name_any(), %error, "reconcile failed; retrying in 15s");
-    Action::requeue(Duration::from_secs(15))
+/// Decides when to retry after a failed reconcile: each object backs off
+/// on its own, exponentially, until it reconciles again.
+pub fn error_policy(object: Arc<{{ kind }}>, error: &Error, state: Arc<State>) -> Action {
+    let delay = state.backoffs.next_delay(&object);
+    tracing::warn!(name = %object.name_any(), %error, ?delay, "reconcile failed; retrying");
+    Action::requeue(delay)
 }

@@ -22,6 +22,7 @@ use futures::StreamExt as _;
 use kubeforge::kube::api::{Patch, PatchParams};
 use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
 use kubeforge::kube::{Api, Client, ResourceExt as _};
+use kubeforge::backoff::Backoffs;
 use kubeforge::manager::{Context, ControllerMetrics};
 
 use myapp_api::apps::v1::MyApp;
@@ -42,6 +43,8 @@ pub enum Error {
 pub struct State {
     pub client: Client,
     pub metrics: ControllerMetrics,
+    /// Each failing object's own retry delays.
+    pub backoffs: Backoffs<MyApp>,
 }
 
 /// Runs the MyApp controller until the manager shuts down.
@@ -57,6 +60,7 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
     let state = Arc::new(State {
         client: ctx.client(),
         metrics: ctx.metrics(),
+        backoffs: Backoffs::default(),
     });
     let api = Api::<MyApp>::all(ctx.client());
     Controller::new(api, watcher::Config::default())
@@ -103,13 +107,16 @@ pub async fn reconcile(object: Arc<MyApp>, state: Arc<State>) -> Result<Action, 
                 )
                 .await?;
             }
+            state.backoffs.reset(&object);
             Ok(Action::requeue(Duration::from_secs(300)))
         })
         .await
 }
 
-/// Decides when to retry after a failed reconcile.
-pub fn error_policy(object: Arc<MyApp>, error: &Error, _state: Arc<State>) -> Action {
-    tracing::warn!(name = %object.name_any(), %error, "reconcile failed; retrying in 15s");
-    Action::requeue(Duration::from_secs(15))
+/// Decides when to retry after a failed reconcile: each object backs off
+/// on its own, exponentially, until it reconciles again.
+pub fn error_policy(object: Arc<MyApp>, error: &Error, state: Arc<State>) -> Action {
+    let delay = state.backoffs.next_delay(&object);
+    tracing::warn!(name = %object.name_any(), %error, ?delay, "reconcile failed; retrying");
+    Action::requeue(delay)
 }
