@@ -193,3 +193,69 @@ fn names_follow_kubebuilder() {
         "{main}"
     );
 }
+
+/// Every generated Rust file is already as rustfmt would write it: fast
+/// feedback, before the end-to-end test compiles anything.
+#[test]
+fn generated_rust_is_rustfmt_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("fmt");
+    std::fs::create_dir(&root).unwrap();
+    init(&root, &[]);
+    create_api(
+        &root,
+        &["--group", "apps", "--version", "v1", "--kind", "MyApp"],
+    );
+    create_api(
+        &root,
+        &[
+            "--group",
+            "infra",
+            "--version",
+            "v1beta2",
+            "--kind",
+            "CacheCluster",
+            "--namespaced=false",
+        ],
+    );
+    create_api(
+        &root,
+        &[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Deployment",
+            "--resource=false",
+        ],
+    );
+    create_api(
+        &root,
+        &[
+            "--group",
+            "core",
+            "--version",
+            "v1",
+            "--kind",
+            "ConfigMap",
+            "--resource=false",
+        ],
+    );
+    let files: Vec<_> = tree(&root)
+        .into_keys()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs") && !p.starts_with(".kubeforge"))
+        .map(|p| root.join(p))
+        .collect();
+    assert!(files.len() > 10, "{files:?}");
+    let output = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024", "--check"])
+        .args(&files)
+        .output()
+        .expect("rustfmt");
+    assert!(
+        output.status.success(),
+        "generated code is not rustfmt-clean:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use kubeforge::backoff::Backoffs;
 {% if builtin %}use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
 use kubeforge::kube::{Api, ResourceExt as _};
 {% else %}use kubeforge::kube::api::{Patch, PatchParams};
 use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
 use kubeforge::kube::{Api, Client, ResourceExt as _};
-{% endif %}use kubeforge::backoff::Backoffs;
-use kubeforge::manager::{Context, ControllerMetrics};
+{% endif %}use kubeforge::manager::{Context, ControllerMetrics};
 
 use {{ type_path }};
 

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use kubeforge::backoff::Backoffs;
 use kubeforge::kube::api::{Patch, PatchParams};
 use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
 use kubeforge::kube::{Api, Client, ResourceExt as _};
-use kubeforge::backoff::Backoffs;
 use kubeforge::manager::{Context, ControllerMetrics};
 
 use myapp_api::apps::v1::MyApp;
