@@ -58,7 +58,7 @@ pub fn run() -> Result<()> {
     let assets = envtest()?;
     let kubeforge = kubeforge_binary()?;
     let example = crate::example::dir();
-    with_running_operator(
+    let ran = with_running_operator(
         &kubeforge,
         &example,
         &shared_target_dir(),
@@ -92,10 +92,42 @@ pub fn run() -> Result<()> {
                 "{}",
                 s.kubectl(&["get", "events", "--sort-by=.metadata.creationTimestamp"])?
             );
-            Ok(())
+
+            // No kubelet runs here, so no pod ever starts: play the cluster's
+            // part and report the Deployment's pods ready, as a cluster would.
+            println!(
+                "=== Pretending the pods started (no kubelet here): the MyApp becomes Available ===\n"
+            );
+            s.kubectl(&[
+                "patch",
+                "deployment",
+                "myapp-sample",
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                r#"{"status":{"observedGeneration":1,"replicas":2,"updatedReplicas":2,"readyReplicas":2,"availableReplicas":2}}"#,
+            ])?;
+            s.kubectl(&[
+                "wait",
+                "--for=condition=Available",
+                "myapp/myapp-sample",
+                "--timeout=60s",
+            ])?;
+            println!("$ kubectl get myapps");
+            println!("{}", s.kubectl(&["get", "myapps"])?);
+            Ok((s.manager_pid, s.kubeconfig.clone()))
         },
     )?;
-    println!("The operator and the control plane were stopped and cleaned up.");
+    // Nothing may outlive the run: the manager, or the control plane's
+    // temporary directory (which held the kubeconfig).
+    let (manager_pid, kubeconfig) = ran;
+    if Path::new(&format!("/proc/{manager_pid}")).exists() {
+        bail!("the manager (pid {manager_pid}) is still running");
+    }
+    if let Some(dir) = kubeconfig.parent().filter(|d| d.exists()) {
+        bail!("the control plane left {} behind", dir.display());
+    }
+    println!("The operator and the control plane were stopped, and nothing was left behind.");
     Ok(())
 }
 

@@ -31,9 +31,9 @@ pub fn build(root: &Path, package: &str, bin: &str, release: bool) -> Result<Pat
 fn build_once(root: &Path, package: &str, bin: &str, release: bool) -> Result<(PathBuf, bool)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(&cargo)
+        .arg("build")
         .args(release.then_some("--release"))
         .args([
-            "build",
             "--quiet",
             "--message-format=json-render-diagnostics",
             "--package",
