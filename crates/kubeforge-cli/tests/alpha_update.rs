@@ -27,16 +27,6 @@ fn age_the_makefile(root: &Path) {
     }
 }
 
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path(), &["--project-name", "myapp"]);
-    create_api(
-        dir.path(),
-        &["--group", "apps", "--version", "v1", "--kind", "MyApp"],
-    );
-    dir
-}
-
 #[test]
 fn scaffold_record_matches_the_files() {
     let dir = project();

@@ -29,16 +29,6 @@ fn rejects(dir: &Path, args: &[&str], expected: &[&str]) {
     assert_eq!(tree(dir), before, "{args:?} changed the directory");
 }
 
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    init(dir.path(), &["--project-name", "myapp"]);
-    create_api(
-        dir.path(),
-        &["--group", "apps", "--version", "v1", "--kind", "MyApp"],
-    );
-    dir
-}
-
 fn create<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["create", "api"];
     all.extend_from_slice(args);

@@ -70,10 +70,21 @@ pub fn init(dir: &Path, extra: &[&str]) {
     kubeforge(dir).args(&args).assert().success();
 }
 
-pub fn create_api(dir: &Path, args: &[&str]) {
-    let mut all = vec!["create", "api"];
-    all.extend_from_slice(args);
-    kubeforge(dir).args(&all).assert().success();
+/// `kubeforge create api` with its flags written as on a command line.
+pub fn create_api(dir: &Path, flags: &str) {
+    kubeforge(dir)
+        .args(["create", "api"])
+        .args(flags.split_whitespace())
+        .assert()
+        .success();
+}
+
+/// A project "myapp" with the kind MyApp (apps/v1) and its controller.
+pub fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    init(dir.path(), &["--project-name", "myapp"]);
+    create_api(dir.path(), "--group apps --version v1 --kind MyApp");
+    dir
 }
 
 /// The repository root (for path dependencies and the shared target dir).

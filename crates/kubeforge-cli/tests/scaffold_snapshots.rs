@@ -11,10 +11,7 @@ fn init_then_create_api() {
     let root = dir.path().join("myapp");
     std::fs::create_dir(&root).unwrap();
     init(&root, &["--owner", "The MyApp Authors"]);
-    create_api(
-        &root,
-        &["--group", "apps", "--version", "v1", "--kind", "MyApp"],
-    );
+    create_api(&root, "--group apps --version v1 --kind MyApp");
     insta::assert_snapshot!("myapp_tree", render_tree(&root));
 }
 
@@ -41,15 +38,7 @@ fn cluster_scoped_kind_with_unusual_names() {
         .success();
     create_api(
         &root,
-        &[
-            "--group",
-            "infra",
-            "--version",
-            "v1beta2",
-            "--kind",
-            "CacheCluster",
-            "--namespaced=false",
-        ],
+        "--group infra --version v1beta2 --kind CacheCluster --namespaced=false",
     );
     insta::assert_snapshot!("cachecluster_tree", render_tree(&root));
 }
@@ -63,28 +52,11 @@ fn controller_for_a_builtin_kind() {
     init(&root, &["--license", "none"]);
     create_api(
         &root,
-        &[
-            "--group",
-            "apps",
-            "--version",
-            "v1",
-            "--kind",
-            "Deployment",
-            "--resource=false",
-        ],
+        "--group apps --version v1 --kind Deployment --resource=false",
     );
     create_api(
         &root,
-        &[
-            "--group",
-            "core",
-            "--version",
-            "v1",
-            "--kind",
-            "ConfigMap",
-            "--resource=false",
-            "--controller",
-        ],
+        "--group core --version v1 --kind ConfigMap --resource=false --controller",
     );
     insta::assert_snapshot!("builtin_controllers_tree", render_tree(&root));
 }
@@ -97,33 +69,14 @@ fn output_is_deterministic() {
         let root = dir.path().join("myapp");
         std::fs::create_dir(&root).unwrap();
         init(&root, &[]);
+        create_api(&root, "--group apps --version v1 --kind MyApp");
         create_api(
             &root,
-            &["--group", "apps", "--version", "v1", "--kind", "MyApp"],
+            "--group apps --version v2 --kind MyApp --controller=false",
         );
         create_api(
             &root,
-            &[
-                "--group",
-                "apps",
-                "--version",
-                "v2",
-                "--kind",
-                "MyApp",
-                "--controller=false",
-            ],
-        );
-        create_api(
-            &root,
-            &[
-                "--group",
-                "batch",
-                "--version",
-                "v1alpha1",
-                "--kind",
-                "DNSRecord",
-                "--namespaced=false",
-            ],
+            "--group batch --version v1alpha1 --kind DNSRecord --namespaced=false",
         );
         (tree(&root), dir)
     };
@@ -140,29 +93,12 @@ fn names_follow_kubebuilder() {
     let root = dir.path().join("names");
     std::fs::create_dir(&root).unwrap();
     init(&root, &[]);
+    create_api(&root, "--group net --version v1 --kind Ingress");
+    create_api(&root, "--group net --version v1 --kind Policy");
+    create_api(&root, "--group net --version v1 --kind DNSRecord");
     create_api(
         &root,
-        &["--group", "net", "--version", "v1", "--kind", "Ingress"],
-    );
-    create_api(
-        &root,
-        &["--group", "net", "--version", "v1", "--kind", "Policy"],
-    );
-    create_api(
-        &root,
-        &["--group", "net", "--version", "v1", "--kind", "DNSRecord"],
-    );
-    create_api(
-        &root,
-        &[
-            "--group",
-            "net",
-            "--version",
-            "v2",
-            "--kind",
-            "DNSRecord",
-            "--controller=false",
-        ],
+        "--group net --version v2 --kind DNSRecord --controller=false",
     );
     let project = std::fs::read_to_string(root.join("PROJECT")).unwrap();
     for plural in [
@@ -202,45 +138,18 @@ fn generated_rust_is_rustfmt_clean() {
     let root = dir.path().join("fmt");
     std::fs::create_dir(&root).unwrap();
     init(&root, &[]);
+    create_api(&root, "--group apps --version v1 --kind MyApp");
     create_api(
         &root,
-        &["--group", "apps", "--version", "v1", "--kind", "MyApp"],
+        "--group infra --version v1beta2 --kind CacheCluster --namespaced=false",
     );
     create_api(
         &root,
-        &[
-            "--group",
-            "infra",
-            "--version",
-            "v1beta2",
-            "--kind",
-            "CacheCluster",
-            "--namespaced=false",
-        ],
+        "--group apps --version v1 --kind Deployment --resource=false",
     );
     create_api(
         &root,
-        &[
-            "--group",
-            "apps",
-            "--version",
-            "v1",
-            "--kind",
-            "Deployment",
-            "--resource=false",
-        ],
-    );
-    create_api(
-        &root,
-        &[
-            "--group",
-            "core",
-            "--version",
-            "v1",
-            "--kind",
-            "ConfigMap",
-            "--resource=false",
-        ],
+        "--group core --version v1 --kind ConfigMap --resource=false",
     );
     let files: Vec<_> = tree(&root)
         .into_keys()
