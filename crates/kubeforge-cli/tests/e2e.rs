@@ -187,6 +187,18 @@ fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
             .unwrap();
     assert!(crd.contains("maximum: 50"), "{crd}");
 
+    // A CRD of the project that no type produces any more is drift too.
+    let bases = project.join("config/crd/bases");
+    let old = std::fs::read_to_string(bases.join("apps.example.com_myapps.yaml"))
+        .unwrap()
+        .replace("myapps", "olds");
+    std::fs::write(bases.join("apps.example.com_olds.yaml"), old).unwrap();
+    let stale = kubeforge_in(&project, &["manifests", "--check"]);
+    assert!(!stale.status.success(), "--check must fail on a stale CRD");
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    assert!(stderr.contains("apps.example.com_olds.yaml"), "{stderr}");
+    std::fs::remove_file(bases.join("apps.example.com_olds.yaml")).unwrap();
+
     // The RBAC check catches a missing rule: without the status permission
     // the controller's own test fails with 403.
     let controller = project.join("manager/src/controller/my_app.rs");

@@ -7,7 +7,8 @@
 //! operator. RBAC comes from reading `#[rbac(...)]` attributes in the
 //! sources, like controller-gen reads markers, so it needs no build at all.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context as _, Result, bail};
@@ -17,29 +18,37 @@ use crate::project::Project;
 use crate::scaffold::Plan;
 
 const CRD_KUSTOMIZATION: &str = "config/crd/kustomization.yaml";
+const CRD_BASES: &str = "config/crd/bases";
 const CRD_MARKER: &str = "# +kubebuilder:scaffold:crdkustomizeresource";
 pub const ROLE_FILE: &str = "config/rbac/role.yaml";
 
 pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
     let root = std::env::current_dir().context("reading the current directory")?;
     let project = Project::load(&root)?;
-    let plan = plan(&root, &project)?;
+    let Manifests { plan, stale } = plan(&root, &project)?;
+    let stale_names: Vec<String> = stale.iter().map(|p| p.display().to_string()).collect();
     if args.check {
-        if plan.is_empty() {
+        if plan.is_empty() && stale.is_empty() {
             println!("manifests are up to date");
             return Ok(ExitCode::SUCCESS);
         }
-        let files: Vec<String> = plan
+        let mut problems: Vec<String> = plan
             .summary()
             .iter()
             .map(|(_, path)| path.display().to_string())
             .collect();
+        problems.extend(
+            stale_names
+                .iter()
+                .map(|p| format!("{p} (no #[crd] type produces it)")),
+        );
         eprintln!(
             "error: manifests are out of date with the code: {}; run `kubeforge manifests` (make manifests)",
-            files.join(", ")
+            problems.join(", ")
         );
         return Ok(ExitCode::FAILURE);
     }
+    warn_stale(&stale_names);
     if plan.is_empty() {
         println!("manifests are up to date");
         return Ok(ExitCode::SUCCESS);
@@ -49,13 +58,32 @@ pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `manifests` would change, and generated CRDs no type produces any more.
+pub struct Manifests {
+    pub plan: Plan,
+    /// CRD files of the project's own API groups that no `#[crd]` type
+    /// produces (a kind was removed or renamed). kubeforge never deletes
+    /// them itself, since a file may hold something a user wants to keep;
+    /// `--check` fails on them so the drift cannot go unnoticed.
+    pub stale: Vec<PathBuf>,
+}
+
+pub fn warn_stale(stale: &[String]) {
+    for path in stale {
+        eprintln!(
+            "warning: {path} is a CRD of this project that no #[crd] type produces any more; delete it and its line in {CRD_KUSTOMIZATION}"
+        );
+    }
+}
+
 /// Every manifest file as the code says it should be, as a plan of the
 /// files that differ from disk.
-pub fn plan(root: &Path, project: &Project) -> Result<Plan> {
+pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
     let mut plan = Plan::new(root);
+    let mut generated = BTreeSet::new();
     for crd in crdgen(root, project)? {
         let rendered = kubeforge_codegen::crd::render_crd(&crd)?;
-        let rel = format!("config/crd/bases/{}", rendered.file_name);
+        let rel = format!("{CRD_BASES}/{}", rendered.file_name);
         plan.write_generated(&rel, rendered.yaml)?;
         if root.join(CRD_KUSTOMIZATION).exists() {
             plan.insert_at_marker(
@@ -64,6 +92,7 @@ pub fn plan(root: &Path, project: &Project) -> Result<Plan> {
                 &format!("- bases/{}", rendered.file_name),
             )?;
         }
+        generated.insert(rendered.file_name);
     }
     let rules = kubeforge_codegen::scan::scan_dir(root)?;
     let merged = kubeforge_codegen::rbac::merge(&rules);
@@ -71,7 +100,39 @@ pub fn plan(root: &Path, project: &Project) -> Result<Plan> {
         ROLE_FILE,
         kubeforge_codegen::rbac::render_role_yaml(&merged, "manager-role"),
     )?;
-    Ok(plan)
+    let stale = stale_crds(&root.join(CRD_BASES), &generated, &project.domain)?
+        .into_iter()
+        .map(|name| Path::new(CRD_BASES).join(name))
+        .collect();
+    Ok(Manifests { plan, stale })
+}
+
+/// File names in `bases` holding a CRD in `domain`'s API groups that is not
+/// among `generated`. CRDs of other groups (vendored ones) are not ours.
+fn stale_crds(bases: &Path, generated: &BTreeSet<String>, domain: &str) -> Result<Vec<String>> {
+    let Ok(entries) = std::fs::read_dir(bases) else {
+        return Ok(Vec::new());
+    };
+    let mut stale = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {}", bases.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".yaml") || generated.contains(&name) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path())
+            .with_context(|| format!("reading {}", entry.path().display()))?;
+        let Ok(doc) = serde_saphyr::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let is_crd = doc["kind"] == "CustomResourceDefinition";
+        let group = doc["spec"]["group"].as_str().unwrap_or_default();
+        if is_crd && (group == domain || group.ends_with(&format!(".{domain}"))) {
+            stale.push(name);
+        }
+    }
+    stale.sort();
+    Ok(stale)
 }
 
 /// Builds and runs the API crate's `crdgen` binary; returns its CRDs.
@@ -94,4 +155,36 @@ fn crdgen(root: &Path, project: &Project) -> Result<Vec<serde_json::Value>> {
     let parsed: Output = serde_json::from_slice(&output.stdout)
         .with_context(|| format!("{api_crate}'s crdgen printed something that is not its JSON"))?;
     Ok(parsed.crds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_crds_are_ours_and_not_generated() {
+        let dir = tempfile::tempdir().unwrap();
+        let crd = |group: &str| {
+            format!(
+                "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nspec:\n  group: {group}\n"
+            )
+        };
+        std::fs::write(
+            dir.path().join("apps.example.com_myapps.yaml"),
+            crd("apps.example.com"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("apps.example.com_olds.yaml"),
+            crd("apps.example.com"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("vendor.io_things.yaml"), crd("vendor.io")).unwrap();
+        std::fs::write(dir.path().join("notes.yaml"), "just: data\n").unwrap();
+        let generated = BTreeSet::from(["apps.example.com_myapps.yaml".to_string()]);
+        let stale = stale_crds(dir.path(), &generated, "example.com").unwrap();
+        assert_eq!(stale, ["apps.example.com_olds.yaml"]);
+        let none = stale_crds(&dir.path().join("missing"), &generated, "example.com").unwrap();
+        assert!(none.is_empty());
+    }
 }

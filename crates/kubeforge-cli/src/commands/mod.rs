@@ -41,9 +41,18 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Prints what a plan did, one line a file, in the plan's (sorted) order.
+/// The record of the pristine scaffold is bookkeeping: one line for all of it.
 pub fn print_summary(plan: &crate::scaffold::Plan) {
-    for (verb, path) in plan.summary() {
+    let record = std::path::Path::new(crate::regenerate::BASE_DIR);
+    let (recorded, files): (Vec<_>, Vec<_>) = plan
+        .summary()
+        .into_iter()
+        .partition(|(_, path)| path.starts_with(record));
+    for (verb, path) in files {
         println!("{verb:>8} {}", path.display());
+    }
+    if !recorded.is_empty() {
+        println!("  record {} ({} files)", record.display(), recorded.len());
     }
 }
 

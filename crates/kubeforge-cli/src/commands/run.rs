@@ -18,9 +18,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let project = Project::load(&root)?;
 
     // The manifests must match the code about to run.
-    let plan = super::manifests::plan(&root, &project)?;
-    super::print_summary(&plan);
-    plan.apply()?;
+    let manifests = super::manifests::plan(&root, &project)?;
+    let stale: Vec<String> = manifests
+        .stale
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    super::manifests::warn_stale(&stale);
+    super::print_summary(&manifests.plan);
+    manifests.plan.apply()?;
 
     let manager_crate = format!("{}-manager", project.project_name);
     // Build before starting anything, so compile errors come first and fast.
