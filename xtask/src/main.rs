@@ -110,12 +110,65 @@ pub fn envtest() -> Result<PathBuf> {
     Ok(PathBuf::from(dir.trim()))
 }
 
-/// Everything CI checks. Each step's failure stops the run.
+/// Everything CI checks. Each step's failure stops the run. Ends with one
+/// line totalling every `cargo test` run, whatever happened.
 fn ci() -> Result<()> {
-    let assets = envtest()?;
-    lint_and_test("kubeforge", &root(), None, &assets)?;
-    example::check(&assets)?;
-    demo::run()?;
+    let result = (|| {
+        let assets = envtest()?;
+        lint_and_test("kubeforge", &root(), None, &assets)?;
+        example::check(&assets)?;
+        demo::run()
+    })();
+    let (passed, failed) = TEST_TOTALS.with(|t| t.get());
+    println!("ci: {passed} passed, {failed} failed");
+    result
+}
+
+thread_local! {
+    /// Tests passed and failed across every `cargo test` this process ran.
+    static TEST_TOTALS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Like [`step`] for `cargo test`: passes its output through and adds its
+/// `test result:` lines to the totals `ci` reports.
+pub fn test_step(what: &str, cmd: &mut Command) -> Result<()> {
+    use std::io::{BufRead as _, BufReader};
+    eprintln!("==> {what}");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting: {what}"))?;
+    let stdout = child.stdout.take().context("test output")?;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        println!("{line}");
+        if let Some(counts) = line.strip_prefix("test result: ") {
+            let number = |word: &str| -> u64 {
+                counts
+                    .split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .strip_suffix(word)?
+                            .trim()
+                            .rsplit(' ')
+                            .next()?
+                            .parse()
+                            .ok()
+                    })
+                    .unwrap_or(0)
+            };
+            let (passed, failed) = (number("passed"), number("failed"));
+            TEST_TOTALS.with(|t| {
+                let (p, f) = t.get();
+                t.set((p + passed, f + failed));
+            });
+        }
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for: {what}"))?;
+    if !status.success() {
+        bail!("failed: {what} ({status})");
+    }
     Ok(())
 }
 
@@ -152,7 +205,7 @@ pub fn lint_and_test(
             "warnings",
         ]),
     )?;
-    step(
+    test_step(
         &format!("{what}: cargo test (against a real API server)"),
         &mut in_dir(&["test", "--workspace"]),
     )
