@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::{cargo, kubeforge_binary, root, step};
 
@@ -70,15 +70,7 @@ fn example_copy() -> Result<(PathBuf, PathBuf)> {
     if copy.exists() {
         std::fs::remove_dir_all(&copy)?;
     }
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(crate::example::dir())
-        .arg(&copy)
-        .status()
-        .context("copying the example")?;
-    if !status.success() {
-        bail!("copying the example failed");
-    }
+    crate::example::copy_tree(&crate::example::dir(), &copy)?;
     Ok((copy, target))
 }
 

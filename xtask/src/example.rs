@@ -134,7 +134,8 @@ fn files(dir: &Path) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
     Ok(out)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+/// Copies a project without its build output.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     for (rel, bytes) in files(from)? {
         let dest = to.join(&rel);
         if let Some(parent) = dest.parent() {
