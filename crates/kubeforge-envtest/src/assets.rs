@@ -185,10 +185,18 @@ pub fn ensure(mut log: impl FnMut(&str)) -> Result<PathBuf, Error> {
             )
         })?;
 
+    // Go's build cache for these three binaries is about 3 GB that nothing
+    // reuses once the store is filled, so unless the user chose a GOCACHE,
+    // the build gets a temporary one, deleted with the module directory.
+    let go_cache = match non_empty_env("GOCACHE") {
+        Some(cache) => PathBuf::from(cache),
+        None => module.path().join("gocache"),
+    };
+
     log(&format!(
         "building kube-apiserver, etcd and kubectl {KUBERNETES_VERSION} with Go (several minutes the first time)"
     ));
-    run_go_build(&go, module.path(), out.path(), &mut log)?;
+    run_go_build(&go, module.path(), &go_cache, out.path(), &mut log)?;
 
     let server = out.path().join("server");
     if is_file(&server) {
@@ -231,6 +239,7 @@ pub fn ensure(mut log: impl FnMut(&str)) -> Result<PathBuf, Error> {
 fn run_go_build(
     go: &Path,
     module: &Path,
+    go_cache: &Path,
     out: &Path,
     log: &mut impl FnMut(&str),
 ) -> Result<(), Error> {
@@ -257,6 +266,7 @@ fn run_go_build(
         .args(GO_PACKAGES)
         .env("CGO_ENABLED", "0")
         .env("GOWORK", "off")
+        .env("GOCACHE", go_cache)
         .env("GOFLAGS", "-mod=readonly")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
