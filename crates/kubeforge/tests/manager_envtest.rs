@@ -33,6 +33,9 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
 fn args(env: &Environment, leader_elect: bool) -> ManagerArgs {
     ManagerArgs {
         metrics_bind_address: "127.0.0.1:0".into(),
+        // Plain HTTP keeps these tests about the manager; HTTPS and
+        // authorization have their own (metrics_envtest.rs).
+        metrics_secure: false,
         health_probe_bind_address: "127.0.0.1:0".into(),
         leader_elect,
         leader_election_namespace: Some("default".into()),

@@ -21,10 +21,39 @@ pub enum LogFormat {
 /// variable named in its help, which is handy in a Deployment's `env:`.
 #[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
 pub struct ManagerArgs {
-    /// Address the Prometheus /metrics endpoint binds to ("0" disables it).
-    /// A Go-style ":8080" means all interfaces.
-    #[arg(long, env = "METRICS_BIND_ADDRESS", default_value = "0.0.0.0:8080")]
+    /// Address the Prometheus /metrics endpoint binds to: ":8443" for HTTPS,
+    /// ":8080" with --metrics-secure=false for plain HTTP, "0" (the default,
+    /// as in Kubebuilder) disables it. A Go-style ":8443" means all interfaces.
+    #[arg(long, env = "METRICS_BIND_ADDRESS", default_value = "0")]
     pub metrics_bind_address: String,
+
+    /// Serve /metrics over HTTPS to callers whose bearer token the API server
+    /// authenticates (TokenReview) and authorizes for GET /metrics
+    /// (SubjectAccessReview), as Kubebuilder projects do. "false" serves
+    /// plain HTTP to anyone who can reach the port.
+    #[arg(
+        long,
+        env = "METRICS_SECURE",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+    )]
+    pub metrics_secure: bool,
+
+    /// Directory with the metrics server's certificate and key (for example
+    /// a cert-manager Secret mounted into the pod). Without it, a self-signed
+    /// certificate is generated at start.
+    #[arg(long, env = "METRICS_CERT_PATH")]
+    pub metrics_cert_path: Option<PathBuf>,
+
+    /// File name of the certificate (PEM chain) in --metrics-cert-path.
+    #[arg(long, env = "METRICS_CERT_NAME", default_value = "tls.crt")]
+    pub metrics_cert_name: String,
+
+    /// File name of the private key (PEM) in --metrics-cert-path.
+    #[arg(long, env = "METRICS_CERT_KEY", default_value = "tls.key")]
+    pub metrics_cert_key: String,
 
     /// Address the /healthz and /readyz probe endpoints bind to ("0" disables them).
     #[arg(
@@ -77,7 +106,11 @@ impl Default for ManagerArgs {
     /// The flag defaults, for tests and for embedding the manager without clap.
     fn default() -> Self {
         ManagerArgs {
-            metrics_bind_address: "0.0.0.0:8080".into(),
+            metrics_bind_address: "0".into(),
+            metrics_secure: true,
+            metrics_cert_path: None,
+            metrics_cert_name: "tls.crt".into(),
+            metrics_cert_key: "tls.key".into(),
             health_probe_bind_address: "0.0.0.0:8081".into(),
             leader_elect: false,
             leader_election_namespace: None,
@@ -144,7 +177,16 @@ mod tests {
     fn defaults_match_kubebuilder() {
         let args = parse(&[]).unwrap();
         assert_eq!(args, ManagerArgs::default());
-        assert_eq!(args.metrics_bind_address, "0.0.0.0:8080");
+        assert_eq!(args.metrics_bind_address, "0");
+        assert!(args.metrics_secure);
+        assert_eq!(args.metrics_cert_path, None);
+        assert_eq!(
+            (
+                args.metrics_cert_name.as_str(),
+                args.metrics_cert_key.as_str()
+            ),
+            ("tls.crt", "tls.key")
+        );
         assert_eq!(args.health_probe_bind_address, "0.0.0.0:8081");
         assert!(!args.leader_elect);
         assert_eq!(args.log_format, LogFormat::Text);
@@ -156,7 +198,12 @@ mod tests {
     fn flags_override_defaults() {
         let args = parse(&[
             "--metrics-bind-address",
-            "0",
+            ":8080",
+            "--metrics-secure=false",
+            "--metrics-cert-path=/certs",
+            "--metrics-cert-name=cert.pem",
+            "--metrics-cert-key",
+            "key.pem",
             "--health-probe-bind-address=127.0.0.1:9000",
             "--leader-elect",
             "--leader-election-namespace",
@@ -174,7 +221,16 @@ mod tests {
             "5s",
         ])
         .unwrap();
-        assert_eq!(args.metrics_bind_address, "0");
+        assert_eq!(args.metrics_bind_address, ":8080");
+        assert!(!args.metrics_secure);
+        assert_eq!(args.metrics_cert_path, Some(PathBuf::from("/certs")));
+        assert_eq!(
+            (
+                args.metrics_cert_name.as_str(),
+                args.metrics_cert_key.as_str()
+            ),
+            ("cert.pem", "key.pem")
+        );
         assert_eq!(args.health_probe_bind_address, "127.0.0.1:9000");
         assert!(args.leader_elect);
         assert_eq!(args.leader_election_namespace.as_deref(), Some("ops"));
@@ -191,6 +247,12 @@ mod tests {
         assert!(parse(&["--log-format", "xml"]).is_err());
         assert!(parse(&["--lease-duration", "soon"]).is_err());
         assert!(parse(&["--leader-elect=maybe"]).is_err());
+        assert!(parse(&["--metrics-secure=maybe"]).is_err());
+    }
+
+    #[test]
+    fn bare_metrics_secure_means_true() {
+        assert!(parse(&["--metrics-secure"]).unwrap().metrics_secure);
     }
 
     #[test]

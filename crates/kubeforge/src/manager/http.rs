@@ -92,10 +92,22 @@ async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, &'static str)
     }
 }
 
-pub(crate) fn metrics_router(registry: Arc<Registry>) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(registry)
+/// Where the Prometheus registry is served.
+pub(crate) const METRICS_PATH: &str = "/metrics";
+
+/// The metrics routes; with `authorizer`, every request must first pass the
+/// API server's TokenReview and SubjectAccessReview (see `metrics_auth`).
+pub(crate) fn metrics_router(registry: Arc<Registry>, authorizer: Option<kube::Client>) -> Router {
+    let router = Router::new()
+        .route(METRICS_PATH, get(metrics))
+        .with_state(registry);
+    match authorizer {
+        Some(client) => router.layer(axum::middleware::from_fn_with_state(
+            client,
+            super::metrics_auth::authorize,
+        )),
+        None => router,
+    }
 }
 
 async fn metrics(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
@@ -119,12 +131,15 @@ async fn metrics(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
 
 /// Spawns a server that stops accepting when `stop` resolves and finishes
 /// in-flight requests (scrapes and probes are short).
-pub(crate) fn spawn_server(
+pub(crate) fn spawn_server<L>(
     what: &'static str,
-    listener: TcpListener,
+    listener: L,
     router: Router,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
+) -> tokio::task::JoinHandle<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router)
             .with_graceful_shutdown(stop)

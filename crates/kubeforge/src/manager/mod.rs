@@ -34,6 +34,8 @@
 mod args;
 mod http;
 mod metrics;
+mod metrics_auth;
+mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -59,6 +61,7 @@ pub use prometheus_client;
 
 pub use args::{LogFormat, ManagerArgs, parse_duration};
 pub use metrics::{ControllerMetrics, ReconcileResult};
+pub use tls::TlsError;
 
 use http::{Health, Phase};
 use metrics::ManagerMetrics;
@@ -112,6 +115,9 @@ pub enum ManagerError {
         #[source]
         source: std::io::Error,
     },
+    /// The metrics server's certificate could not be loaded or generated.
+    #[error("cannot set up TLS for the metrics server")]
+    MetricsTls(#[source] TlsError),
     /// The lease duration / renew grace combination is unusable.
     #[error("invalid leader election settings: {0}")]
     LeaderElectionConfig(String),
@@ -218,6 +224,8 @@ pub struct Manager {
     duplicate: Option<String>,
     bound: bool,
     metrics_listener: Option<(TcpListener, SocketAddr)>,
+    /// Set when /metrics is served over HTTPS (--metrics-secure).
+    metrics_tls: Option<Arc<rustls::ServerConfig>>,
     probe_listener: Option<(TcpListener, SocketAddr)>,
 }
 
@@ -266,6 +274,7 @@ impl Manager {
             duplicate: None,
             bound: false,
             metrics_listener: None,
+            metrics_tls: None,
             probe_listener: None,
         })
     }
@@ -319,10 +328,29 @@ impl Manager {
             return Ok(());
         }
         self.metrics_listener = http::bind("metrics", &self.args.metrics_bind_address).await?;
+        if self.metrics_listener.is_some() && self.args.metrics_secure {
+            self.metrics_tls = Some(self.metrics_tls_config()?);
+        }
         self.probe_listener =
             http::bind("health probe", &self.args.health_probe_bind_address).await?;
         self.bound = true;
         Ok(())
+    }
+
+    /// The certificate from --metrics-cert-path, else a self-signed one.
+    fn metrics_tls_config(&self) -> Result<Arc<rustls::ServerConfig>, ManagerError> {
+        match &self.args.metrics_cert_path {
+            Some(dir) => tls::server_config_from_files(
+                dir,
+                &self.args.metrics_cert_name,
+                &self.args.metrics_cert_key,
+            ),
+            None => {
+                info!("no --metrics-cert-path: serving metrics with a self-signed certificate");
+                tls::self_signed_server_config().map(|(config, _)| config)
+            }
+        }
+        .map_err(ManagerError::MetricsTls)
     }
 
     /// The address `/metrics` is served on, once bound (`None` if disabled).
@@ -382,13 +410,24 @@ impl Manager {
             ));
         }
         if let Some((listener, addr)) = self.metrics_listener.take() {
-            info!(%addr, "serving metrics");
-            servers.push(http::spawn_server(
-                "metrics",
-                listener,
-                http::metrics_router(registry),
-                wait_until_true(http_stop_rx.clone()),
-            ));
+            let stop = wait_until_true(http_stop_rx.clone());
+            servers.push(match self.metrics_tls.take() {
+                Some(config) => {
+                    info!(%addr, "serving metrics over HTTPS to authorized callers");
+                    let router = http::metrics_router(registry, Some(self.client.clone()));
+                    let listener = tls::TlsListener::new(listener, addr, config);
+                    http::spawn_server("metrics", listener, router, stop)
+                }
+                None => {
+                    warn!(%addr, "serving metrics over plain HTTP without authentication");
+                    http::spawn_server(
+                        "metrics",
+                        listener,
+                        http::metrics_router(registry, None),
+                        stop,
+                    )
+                }
+            });
         }
         health.set(Phase::Running);
 

@@ -1,0 +1,241 @@
+//! TLS for the metrics endpoint: the server certificate (from files, or
+//! self-signed at start as controller-runtime does) and a listener that hands
+//! axum connections which have finished their TLS handshake.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// A client that has not finished its handshake by then is dropped, so a
+/// stalled scraper cannot pile up connections.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the metrics server's TLS configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The certificate or key file could not be read or parsed.
+    #[error("cannot read {what} from {}: {message}", path.display())]
+    File {
+        /// "certificate" or "private key".
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The self-signed certificate could not be generated.
+    #[error("cannot generate a self-signed certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// rustls rejected the certificate and key (e.g. they do not match).
+    #[error("unusable certificate and key: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+/// The certificate chain and key read from `dir` (`cert` and `key` are file
+/// names in it, `tls.crt` and `tls.key` for a Kubernetes TLS Secret).
+pub(crate) fn server_config_from_files(
+    dir: &Path,
+    cert: &str,
+    key: &str,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let cert_path = dir.join(cert);
+    let key_path = dir.join(key);
+    let file_error = |what, path: &Path, message: String| TlsError::File {
+        what,
+        path: path.to_path_buf(),
+        message,
+    };
+    let chain = CertificateDer::pem_file_iter(&cert_path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| file_error("certificate", &cert_path, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(file_error(
+            "certificate",
+            &cert_path,
+            "no PEM CERTIFICATE block".into(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_path)
+        .map_err(|e| file_error("private key", &key_path, e.to_string()))?;
+    server_config(chain, key)
+}
+
+/// A fresh self-signed certificate for `localhost`, `127.0.0.1` and `::1`.
+/// Scrapers in a cluster reach the pod by IP and skip verification of such
+/// a certificate (the scaffolded ServiceMonitor says so); mount a real one
+/// with --metrics-cert-path to verify it.
+pub(crate) fn self_signed_server_config()
+-> Result<(Arc<ServerConfig>, CertificateDer<'static>), TlsError> {
+    let names = ["localhost", "127.0.0.1", "::1"].map(str::to_owned);
+    let rcgen::CertifiedKey { cert, signing_key } = rcgen::generate_simple_self_signed(names)?;
+    let der = cert.der().clone();
+    let config = server_config(vec![der.clone()], PrivateKeyDer::from(signing_key))?;
+    Ok((config, der))
+}
+
+fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    // HTTP/1.1 only, like Kubebuilder's default --enable-http2=false (HTTP/2
+    // rapid-reset attacks); a scrape is one small request anyway.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Accepts TCP connections and performs TLS handshakes concurrently in a
+/// background task, so one slow client never holds up the others; axum
+/// receives only finished handshakes. Dropping it stops the task.
+pub(crate) struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+    acceptor_task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    pub(crate) fn new(listener: TcpListener, local: SocketAddr, config: Arc<ServerConfig>) -> Self {
+        let (sender, ready) = mpsc::channel(16);
+        let acceptor = TlsAcceptor::from(config);
+        let acceptor_task = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Usually out of file descriptors: wait instead of spinning.
+                        tracing::warn!(%error, "metrics server: accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if sender.is_closed() {
+                    return;
+                }
+                let (acceptor, sender) = (acceptor.clone(), sender.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = sender.send((tls, peer)).await;
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, %peer, "metrics server: TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!(%peer, "metrics server: TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        TlsListener {
+            ready,
+            local,
+            acceptor_task,
+        }
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.acceptor_task.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            // The acceptor task only ends when this listener is dropped or
+            // the runtime shuts down; either way no connection will come.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    #[tokio::test]
+    async fn self_signed_certificate_serves_https_on_localhost() {
+        let (config, certificate) = self_signed_server_config().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = axum::Router::new().route("/", get(|| async { "hello" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = crate::manager::http::spawn_server(
+            "test",
+            TlsListener::new(listener, addr, config),
+            router,
+            async {
+                let _ = stopped.await;
+            },
+        );
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(certificate).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        // A stalled client that never handshakes must not block the next one.
+        let _stalled = TcpStream::connect(addr).await.unwrap();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), None);
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = Vec::new();
+        let _ = tls.read_to_end(&mut response).await;
+        let response = String::from_utf8_lossy(&response);
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("hello"), "{response}");
+
+        stop.send(()).unwrap();
+        server.await.unwrap();
+    }
+
+    #[test]
+    fn unreadable_files_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = server_config_from_files(dir.path(), "tls.crt", "tls.key").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&dir.path().join("tls.crt").display().to_string()),
+            "{error}"
+        );
+        std::fs::write(dir.path().join("tls.crt"), "not pem").unwrap();
+        let error = server_config_from_files(dir.path(), "tls.crt", "tls.key").unwrap_err();
+        assert!(
+            error.to_string().contains("no PEM CERTIFICATE block"),
+            "{error}"
+        );
+    }
+}
