@@ -16,6 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 fn test_args() -> ManagerArgs {
     ManagerArgs {
         metrics_bind_address: "127.0.0.1:0".into(),
+        // Plain HTTP keeps these tests about the manager; HTTPS and
+        // authorization have their own (metrics_envtest.rs).
+        metrics_secure: false,
         health_probe_bind_address: "127.0.0.1:0".into(),
         // Errors logged on purpose by these tests would only be noise.
         log_level: Some("off".into()),

@@ -85,6 +85,9 @@ async fn only_the_leader_reconciles_and_a_follower_takes_over() -> anyhow::Resul
         .await?;
     let args = ManagerArgs {
         metrics_bind_address: "127.0.0.1:0".into(),
+        // Read over plain HTTP by this test; serving metrics securely is the
+        // kubeforge crate's to test.
+        metrics_secure: false,
         leader_elect: true,
         leader_election_namespace: Some(NAMESPACE.into()),
         lease_duration: Duration::from_secs(3),
