@@ -21,6 +21,14 @@ use crate::process::ManagedProcess;
 /// How often readiness is polled, and how long start-up may take (envtest's values).
 const POLL: Duration = Duration::from_millis(100);
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// etcd gets SIGTERM and this long to exit before SIGKILL.
+const ETCD_GRACE: Duration = Duration::from_secs(10);
+
+/// kube-apiserver keeps no state of its own (everything is in etcd), and on SIGTERM it waits
+/// about 10 s for open watches, which every controller test has. So it is killed outright,
+/// which for a restart is what a crash looks like to the operator under test.
+const APISERVER_GRACE: Duration = Duration::ZERO;
 /// Free-port picking races with other processes; a lost race shows up as a failed start.
 const START_ATTEMPTS: usize = 5;
 /// Server-side apply field manager for everything this crate writes.
@@ -226,17 +234,24 @@ struct ControlPlane {
     apiserver_command: Option<Command>,
 }
 
-/// A process's binary, flags and log file.
+/// A process's binary, flags, log file and shutdown grace period.
 #[derive(Clone)]
 struct Command {
     program: PathBuf,
     args: Vec<String>,
     log: PathBuf,
+    grace: Duration,
 }
 
 impl Command {
     fn start(&self, name: &'static str) -> Result<ManagedProcess, Error> {
-        ManagedProcess::start(name, &self.program, &self.args, self.log.clone())
+        ManagedProcess::start(
+            name,
+            &self.program,
+            &self.args,
+            self.log.clone(),
+            self.grace,
+        )
     }
 }
 
@@ -393,6 +408,7 @@ async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, E
         &assets.etcd,
         &etcd_args,
         root.join("etcd.log"),
+        ETCD_GRACE,
     )?);
     // The apiserver gives up on an unreachable etcd after a while; don't start it early.
     wait_until(&mut plane, "etcd", || async move {
@@ -430,6 +446,7 @@ async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, E
         program: assets.kube_apiserver.clone(),
         args: apiserver_args,
         log: root.join("kube-apiserver.log"),
+        grace: APISERVER_GRACE,
     };
     plane.apiserver = Some(apiserver_command.start("kube-apiserver")?);
     plane.apiserver_command = Some(apiserver_command);

@@ -1,6 +1,6 @@
 //! Child processes (etcd, kube-apiserver) that never outlive their owner.
 //!
-//! Three layers make sure of that: an explicit SIGTERM→SIGKILL of the process group on
+//! Three layers make sure of that: an explicit SIGTERM→SIGKILL (or a plain SIGKILL) of the process group on
 //! drop (also while unwinding from a panic), and on Linux `PR_SET_PDEATHSIG` so the kernel
 //! kills the child if the test process dies without unwinding (SIGKILL, abort, OOM).
 
@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 
-/// How long a process gets to exit after SIGTERM before it is SIGKILLed.
-const GRACE: Duration = Duration::from_secs(10);
-
 pub(crate) struct ManagedProcess {
     name: &'static str,
     child: Option<Child>,
     pid: u32,
     log: PathBuf,
+    /// How long the process gets to exit after SIGTERM before it is SIGKILLed; zero means
+    /// SIGKILL at once.
+    grace: Duration,
 }
 
 struct SpawnRequest {
@@ -91,12 +91,14 @@ fn spawn(mut command: Command) -> std::io::Result<Child> {
 }
 
 impl ManagedProcess {
-    /// Starts `program args...` with stdout and stderr going to `log`.
+    /// Starts `program args...` with stdout and stderr going to `log`; stopping it allows
+    /// `grace` between SIGTERM and SIGKILL.
     pub(crate) fn start(
         name: &'static str,
         program: &Path,
         args: &[String],
         log: PathBuf,
+        grace: Duration,
     ) -> Result<Self, Error> {
         let out =
             File::create(&log).map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
@@ -118,6 +120,7 @@ impl ManagedProcess {
             child: Some(child),
             pid,
             log,
+            grace,
         })
     }
 
@@ -154,7 +157,7 @@ impl ManagedProcess {
         self.name
     }
 
-    /// SIGTERM the process group, wait up to [`GRACE`], then SIGKILL; always reaps.
+    /// SIGTERM the process group, wait up to its grace period, then SIGKILL; always reaps.
     /// Blocking on purpose: it runs in `Drop`, which may be outside any async runtime.
     pub(crate) fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
@@ -164,12 +167,18 @@ impl ManagedProcess {
         if let Ok(None) = child.try_wait() {
             let pgid = -(self.pid as libc::pid_t);
             // SAFETY: plain syscall on a process group we created and have not reaped.
-            unsafe { libc::kill(pgid, libc::SIGTERM) };
-            let deadline = Instant::now() + GRACE;
+            let first = if self.grace.is_zero() {
+                libc::SIGKILL
+            } else {
+                libc::SIGTERM
+            };
+            unsafe { libc::kill(pgid, first) };
+            let deadline = Instant::now() + self.grace;
             let mut delay = Duration::from_millis(5);
             loop {
                 match child.try_wait() {
                     Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if first == libc::SIGKILL => break,
                     Ok(None) if Instant::now() >= deadline => {
                         tracing::warn!(
                             name = self.name,

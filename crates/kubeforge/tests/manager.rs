@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kubeforge::manager::prometheus_client::metrics::counter::Counter;
 use kubeforge::manager::{Context, Manager, ManagerArgs, ManagerError, ReconcileResult};
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+
+mod support;
+use support::get;
 
 fn test_args() -> ManagerArgs {
     ManagerArgs {
@@ -31,32 +33,6 @@ fn test_args() -> ManagerArgs {
 fn offline_client() -> kube::Client {
     let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
     kube::Client::try_from(config).unwrap()
-}
-
-/// Minimal HTTP/1.1 GET, to avoid an HTTP client dependency. Blocking I/O
-/// runs off the runtime so the server under test keeps being polled.
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let path = path.to_owned();
-    let response = tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    })
-    .await
-    .unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("malformed response: {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[tokio::test]

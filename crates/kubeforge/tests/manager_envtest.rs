@@ -21,6 +21,9 @@ use kubeforge::manager::{Context, Manager, ManagerArgs, ManagerError};
 use kubeforge_envtest::Environment;
 use tokio::sync::{mpsc, oneshot};
 
+mod support;
+use support::get;
+
 /// Upper bound for any single wait, so a regression fails rather than hangs.
 const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
@@ -46,28 +49,6 @@ fn args(env: &Environment, leader_elect: bool) -> ManagerArgs {
         kubeconfig: Some(env.kubeconfig_path().to_owned()),
         ..ManagerArgs::default()
     }
-}
-
-/// Minimal HTTP/1.1 GET returning the status code and body.
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let path = path.to_owned();
-    let response = tokio::task::spawn_blocking(move || {
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    })
-    .await
-    .unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// A controller that proves it can use the client, reports that it started

@@ -19,6 +19,8 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::oneshot;
 
+mod support;
+
 /// Upper bound for RBAC bindings to take effect, so a regression fails
 /// rather than hangs; nothing asserts how fast anything happens.
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
@@ -42,6 +44,18 @@ fn write_certificate(dir: &Path) -> CertificateDer<'static> {
     std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
     std::fs::write(dir.join("tls.key"), signing_key.serialize_pem()).unwrap();
     cert.der().clone()
+}
+
+/// The default (secure) metrics settings, on a free port, with the
+/// certificate from `cert_dir`.
+fn secure_args(cert_dir: &Path) -> ManagerArgs {
+    ManagerArgs {
+        metrics_bind_address: "127.0.0.1:0".into(),
+        metrics_cert_path: Some(cert_dir.to_owned()),
+        health_probe_bind_address: "0".into(),
+        log_level: Some("off".into()),
+        ..ManagerArgs::default()
+    }
 }
 
 async fn token(env: &Environment, namespace: &str, name: &str) -> String {
@@ -73,27 +87,11 @@ async fn get(addr: SocketAddr, ca: &CertificateDer<'static>, token: Option<&str>
         .with_no_client_auth();
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let server_name = ServerName::IpAddress(addr.ip().into());
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(server_name, tcp)
         .await
         .unwrap();
-    let authorization = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n{authorization}Connection: close\r\n\r\n"
-    );
-    tls.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    // A server may close without close_notify; what arrived is enough.
-    let _ = tls.read_to_end(&mut response).await;
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    support::get_over(tls, &addr.to_string(), "/metrics", token).await
 }
 
 #[tokio::test]
@@ -132,13 +130,7 @@ async fn only_authorized_service_accounts_can_scrape_over_https() {
         .await
         .unwrap();
 
-    let args = ManagerArgs {
-        metrics_bind_address: "127.0.0.1:0".into(),
-        metrics_cert_path: Some(dir.path().to_owned()),
-        health_probe_bind_address: "0".into(),
-        log_level: Some("off".into()),
-        ..ManagerArgs::default()
-    };
+    let args = secure_args(dir.path());
     assert!(
         args.metrics_secure,
         "HTTPS with authorization is the default"
@@ -194,13 +186,7 @@ async fn only_authorized_service_accounts_can_scrape_over_https() {
 async fn a_missing_certificate_is_reported_before_serving() {
     let env = Environment::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let args = ManagerArgs {
-        metrics_bind_address: "127.0.0.1:0".into(),
-        metrics_cert_path: Some(dir.path().to_owned()),
-        health_probe_bind_address: "0".into(),
-        log_level: Some("off".into()),
-        ..ManagerArgs::default()
-    };
+    let args = secure_args(dir.path());
     let mut manager = Manager::with_client(args, "metrics.example.com", env.client()).unwrap();
     let error = manager.bind().await.unwrap_err();
     let ManagerError::MetricsTls(TlsError::File { what, path, .. }) = &error else {

@@ -102,10 +102,7 @@ async fn review(client: &Client, token: String, path: &str) -> Result<(), Denial
         },
         ..Default::default()
     };
-    let answer = Api::<SubjectAccessReview>::all(client.clone())
-        .create(&PostParams::default(), &review)
-        .await
-        .map_err(|e| Denial::ReviewFailed(format!("SubjectAccessReview: {e}")))?;
+    let answer = create(client, &review).await?;
     if answer.status.is_some_and(|status| status.allowed) {
         Ok(())
     } else {
@@ -123,16 +120,28 @@ async fn authenticate(client: &Client, token: String) -> Result<UserInfo, Denial
         },
         ..Default::default()
     };
-    let answer = Api::<TokenReview>::all(client.clone())
-        .create(&PostParams::default(), &review)
-        .await
-        .map_err(|e| Denial::ReviewFailed(format!("TokenReview: {e}")))?;
+    let answer = create(client, &review).await?;
     match answer.status {
         Some(status) if status.authenticated == Some(true) => {
             status.user.ok_or(Denial::Unauthenticated)
         }
         _ => Err(Denial::Unauthenticated),
     }
+}
+
+/// Creates a review (never stored: the answer is in its status).
+async fn create<K>(client: &Client, review: &K) -> Result<K, Denial>
+where
+    K: kube::Resource<DynamicType = (), Scope = kube::core::ClusterResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
+    Api::<K>::all(client.clone())
+        .create(&PostParams::default(), review)
+        .await
+        .map_err(|e| Denial::ReviewFailed(format!("{}: {e}", K::kind(&()))))
 }
 
 #[cfg(test)]
