@@ -3,13 +3,15 @@
 //! axum connections which have finished their TLS handshake.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -40,33 +42,114 @@ pub enum TlsError {
     Config(#[from] rustls::Error),
 }
 
-/// The certificate chain and key read from `dir` (`cert` and `key` are file
-/// names in it, `tls.crt` and `tls.key` for a Kubernetes TLS Secret).
+/// How often mounted certificate files are checked for a renewal.
+const CERT_POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A server configuration for the certificate chain and key in `dir` (`cert`
+/// and `key` are file names in it: `tls.crt` and `tls.key` for a Kubernetes
+/// TLS Secret). The files are read again whenever they change, as
+/// controller-runtime's certwatcher does, because cert-manager renews a
+/// mounted Secret in place; a renewal that does not parse is logged and the
+/// previous certificate kept. Call from within a Tokio runtime: the check
+/// runs as a task that ends when the configuration is dropped.
 pub(crate) fn server_config_from_files(
     dir: &Path,
     cert: &str,
     key: &str,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let cert_path = dir.join(cert);
-    let key_path = dir.join(key);
+    let files = Arc::new(CertFiles::load(dir.join(cert), dir.join(key))?);
+    let config = server_config(Arc::new(rustls::crypto::ring::default_provider()))?
+        .with_cert_resolver(files.clone());
+    let watched = Arc::downgrade(&files);
+    drop(files);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CERT_POLL_INTERVAL).await;
+            let Some(files) = watched.upgrade() else {
+                return;
+            };
+            match files.refresh() {
+                Ok(true) => {
+                    tracing::info!(cert = %files.cert.display(), "reloaded the metrics certificate")
+                }
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "keeping the previous metrics certificate"),
+            }
+        }
+    });
+    Ok(with_alpn(config))
+}
+
+/// When a file last changed, as far as a reload needs to know.
+type Stamp = Option<(std::time::SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len()))
+}
+
+/// The current certificate from a pair of files, served to every handshake.
+#[derive(Debug)]
+pub(crate) struct CertFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    current: RwLock<(Stamp, Stamp, Arc<CertifiedKey>)>,
+}
+
+impl CertFiles {
+    fn load(cert: PathBuf, key: PathBuf) -> Result<Self, TlsError> {
+        let (cert_stamp, key_stamp) = (stamp(&cert), stamp(&key));
+        let certified = read_certified_key(&cert, &key)?;
+        Ok(CertFiles {
+            cert,
+            key,
+            current: RwLock::new((cert_stamp, key_stamp, certified)),
+        })
+    }
+
+    /// Reads the files again if either changed; `Ok(true)` if the served
+    /// certificate was replaced.
+    pub(crate) fn refresh(&self) -> Result<bool, TlsError> {
+        let stamps = (stamp(&self.cert), stamp(&self.key));
+        {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            if (current.0, current.1) == stamps {
+                return Ok(false);
+            }
+        }
+        let certified = read_certified_key(&self.cert, &self.key)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = (stamps.0, stamps.1, certified);
+        Ok(true)
+    }
+}
+
+impl ResolvesServerCert for CertFiles {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        Some(current.2.clone())
+    }
+}
+
+fn read_certified_key(cert_path: &Path, key_path: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
     let file_error = |what, path: &Path, message: String| TlsError::File {
         what,
         path: path.to_path_buf(),
         message,
     };
-    let chain = CertificateDer::pem_file_iter(&cert_path)
+    let chain = CertificateDer::pem_file_iter(cert_path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| file_error("certificate", &cert_path, e.to_string()))?;
+        .map_err(|e| file_error("certificate", cert_path, e.to_string()))?;
     if chain.is_empty() {
         return Err(file_error(
             "certificate",
-            &cert_path,
+            cert_path,
             "no PEM CERTIFICATE block".into(),
         ));
     }
-    let key = PrivateKeyDer::from_pem_file(&key_path)
-        .map_err(|e| file_error("private key", &key_path, e.to_string()))?;
-    server_config(chain, key)
+    let key = PrivateKeyDer::from_pem_file(key_path)
+        .map_err(|e| file_error("private key", key_path, e.to_string()))?;
+    let provider = rustls::crypto::ring::default_provider();
+    Ok(Arc::new(CertifiedKey::from_der(chain, key, &provider)?))
 }
 
 /// A fresh self-signed certificate for `localhost`, `127.0.0.1` and `::1`.
@@ -78,23 +161,25 @@ pub(crate) fn self_signed_server_config()
     let names = ["localhost", "127.0.0.1", "::1"].map(str::to_owned);
     let rcgen::CertifiedKey { cert, signing_key } = rcgen::generate_simple_self_signed(names)?;
     let der = cert.der().clone();
-    let config = server_config(vec![der.clone()], PrivateKeyDer::from(signing_key))?;
-    Ok((config, der))
+    let config = server_config(Arc::new(rustls::crypto::ring::default_provider()))?
+        .with_single_cert(vec![der.clone()], PrivateKeyDer::from(signing_key))?;
+    Ok((with_alpn(config), der))
 }
 
+/// The protocol settings every metrics server shares, before its certificate.
 fn server_config(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-) -> Result<Arc<ServerConfig>, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>, TlsError> {
+    Ok(ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    // HTTP/1.1 only, like Kubebuilder's default --enable-http2=false (HTTP/2
-    // rapid-reset attacks); a scrape is one small request anyway.
+        .with_no_client_auth())
+}
+
+/// HTTP/1.1 only, like Kubebuilder's default --enable-http2=false (HTTP/2
+/// rapid-reset attacks); a scrape is one small request anyway.
+fn with_alpn(mut config: ServerConfig) -> Arc<ServerConfig> {
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Arc::new(config)
 }
 
 /// Accepts TCP connections and performs TLS handshakes concurrently in a
@@ -219,6 +304,105 @@ mod tests {
 
         stop.send(()).unwrap();
         server.await.unwrap();
+    }
+
+    /// A self-signed certificate for 127.0.0.1 written as `tls.crt`/`tls.key`
+    /// in `dir`, stamped `age_secs` after the epoch so two writes never look
+    /// alike to the reload check.
+    fn write_pair(dir: &Path, age_secs: u64) -> CertificateDer<'static> {
+        let rcgen::CertifiedKey { cert, signing_key } =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let when = std::time::UNIX_EPOCH + Duration::from_secs(age_secs);
+        for (name, pem) in [
+            ("tls.crt", cert.pem()),
+            ("tls.key", signing_key.serialize_pem()),
+        ] {
+            std::fs::write(dir.join(name), pem).unwrap();
+            let file = std::fs::File::options()
+                .write(true)
+                .open(dir.join(name))
+                .unwrap();
+            file.set_modified(when).unwrap();
+        }
+        cert.der().clone()
+    }
+
+    /// The certificate a server at `addr` presents, trusting `roots`.
+    async fn served_certificate(
+        addr: SocketAddr,
+        roots: &[CertificateDer<'static>],
+    ) -> CertificateDer<'static> {
+        let mut store = rustls::RootCertStore::empty();
+        for root in roots {
+            store.add(root.clone()).unwrap();
+        }
+        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        tls.get_ref().1.peer_certificates().unwrap()[0].clone()
+    }
+
+    #[tokio::test]
+    async fn renewed_certificate_files_are_served_without_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = write_pair(dir.path(), 1_000);
+        let files = Arc::new(
+            CertFiles::load(dir.path().join("tls.crt"), dir.path().join("tls.key")).unwrap(),
+        );
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = with_alpn(
+            server_config(provider)
+                .unwrap()
+                .with_cert_resolver(files.clone()),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = axum::Router::new().route("/", get(|| async { "hello" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = crate::manager::http::spawn_server(
+            "test",
+            TlsListener::new(listener, addr, config),
+            router,
+            async {
+                let _ = stopped.await;
+            },
+        );
+
+        assert!(!files.refresh().unwrap(), "nothing changed yet");
+        let second = write_pair(dir.path(), 2_000);
+        let both = [first.clone(), second.clone()];
+        assert_eq!(served_certificate(addr, &both).await, first);
+        assert!(files.refresh().unwrap());
+        assert_eq!(served_certificate(addr, &both).await, second);
+
+        // A broken renewal keeps the last good certificate.
+        std::fs::write(dir.path().join("tls.crt"), "garbage").unwrap();
+        assert!(files.refresh().is_err());
+        assert_eq!(served_certificate(addr, &both).await, second);
+
+        stop.send(()).unwrap();
+        server.await.unwrap();
+    }
+
+    #[test]
+    fn a_key_that_does_not_match_is_refused() {
+        let (one, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        write_pair(one.path(), 1_000);
+        write_pair(other.path(), 1_000);
+        std::fs::copy(other.path().join("tls.key"), one.path().join("tls.key")).unwrap();
+        let error =
+            CertFiles::load(one.path().join("tls.crt"), one.path().join("tls.key")).unwrap_err();
+        assert!(matches!(error, TlsError::Config(_)), "{error}");
     }
 
     #[test]
