@@ -70,11 +70,18 @@ pub fn cargo() -> Command {
 /// Runs a command, failing with its description if it fails.
 pub fn step(what: &str, cmd: &mut Command) -> Result<()> {
     eprintln!("==> {what}");
+    let began = std::time::Instant::now();
     let status = cmd.status().with_context(|| format!("starting: {what}"))?;
+    took(what, began);
     if !status.success() {
         bail!("failed: {what} ({status})");
     }
     Ok(())
+}
+
+/// Reports a step's wall time, so CI logs show where the minutes go.
+fn took(what: &str, began: std::time::Instant) {
+    eprintln!("<== {what}: {:.0} s", began.elapsed().as_secs_f64());
 }
 
 /// Builds the kubeforge CLI (debug) and returns its path.
@@ -134,6 +141,7 @@ thread_local! {
 pub fn test_step(what: &str, cmd: &mut Command) -> Result<()> {
     use std::io::{BufRead as _, BufReader};
     eprintln!("==> {what}");
+    let began = std::time::Instant::now();
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -166,6 +174,7 @@ pub fn test_step(what: &str, cmd: &mut Command) -> Result<()> {
     let status = child
         .wait()
         .with_context(|| format!("waiting for: {what}"))?;
+    took(what, began);
     if !status.success() {
         bail!("failed: {what} ({status})");
     }
