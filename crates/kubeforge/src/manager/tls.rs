@@ -261,9 +261,15 @@ mod tests {
     use axum::routing::get;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-    #[tokio::test]
-    async fn self_signed_certificate_serves_https_on_localhost() {
-        let (config, certificate) = self_signed_server_config().unwrap();
+    /// A server answering "hello" on `/` over TLS with `config`; send on the
+    /// returned channel to stop it.
+    async fn serve_hello(
+        config: Arc<ServerConfig>,
+    ) -> (
+        SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = axum::Router::new().route("/", get(|| async { "hello" }));
@@ -276,22 +282,35 @@ mod tests {
                 let _ = stopped.await;
             },
         );
+        (addr, stop, server)
+    }
 
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(certificate).unwrap();
+    /// A client that trusts exactly `roots`.
+    fn connector(roots: &[CertificateDer<'static>]) -> tokio_rustls::TlsConnector {
+        let mut store = rustls::RootCertStore::empty();
+        for root in roots {
+            store.add(root.clone()).unwrap();
+        }
         let client = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
+        .with_root_certificates(store)
         .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+        tokio_rustls::TlsConnector::from(Arc::new(client))
+    }
+
+    #[tokio::test]
+    async fn self_signed_certificate_serves_https_on_localhost() {
+        let (config, certificate) = self_signed_server_config().unwrap();
+        let (addr, stop, server) = serve_hello(config).await;
+
         // A stalled client that never handshakes must not block the next one.
         let _stalled = TcpStream::connect(addr).await.unwrap();
         let tcp = TcpStream::connect(addr).await.unwrap();
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let mut tls = connector(&[certificate]).connect(name, tcp).await.unwrap();
         assert_eq!(tls.get_ref().1.alpn_protocol(), None);
         tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .await
@@ -332,23 +351,9 @@ mod tests {
         addr: SocketAddr,
         roots: &[CertificateDer<'static>],
     ) -> CertificateDer<'static> {
-        let mut store = rustls::RootCertStore::empty();
-        for root in roots {
-            store.add(root.clone()).unwrap();
-        }
-        let client = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(store)
-        .with_no_client_auth();
         let tcp = TcpStream::connect(addr).await.unwrap();
         let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
-            .connect(name, tcp)
-            .await
-            .unwrap();
+        let tls = connector(roots).connect(name, tcp).await.unwrap();
         tls.get_ref().1.peer_certificates().unwrap()[0].clone()
     }
 
@@ -365,18 +370,7 @@ mod tests {
                 .unwrap()
                 .with_cert_resolver(files.clone()),
         );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = axum::Router::new().route("/", get(|| async { "hello" }));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = crate::manager::http::spawn_server(
-            "test",
-            TlsListener::new(listener, addr, config),
-            router,
-            async {
-                let _ = stopped.await;
-            },
-        );
+        let (addr, stop, server) = serve_hello(config).await;
 
         assert!(!files.refresh().unwrap(), "nothing changed yet");
         let second = write_pair(dir.path(), 2_000);
