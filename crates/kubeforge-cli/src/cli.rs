@@ -50,7 +50,9 @@ pub enum Command {
     /// configured, else on a local control plane started for the run.
     #[command(after_help = "Examples:
   kubeforge run                          # local control plane, CRDs and samples applied, Ctrl-C stops it
-  kubeforge run --kubeconfig ~/.kube/config")]
+  kubeforge run --watch                  # rebuild and restart the manager on every saved change
+  kubeforge run --kubeconfig ~/.kube/config
+  kubeforge run -- --log-level debug     # flags after -- go to the manager")]
     Run(RunArgs),
     /// Experimental commands.
     #[command(subcommand, after_help = "Example:\n  kubeforge alpha update")]
@@ -195,6 +197,10 @@ pub struct RunArgs {
     /// Build and run the manager with optimizations.
     #[arg(long)]
     pub release: bool,
+    /// Rebuild and restart the manager when the sources change, keeping the
+    /// control plane and its objects (a failed build keeps the old manager).
+    #[arg(long)]
+    pub watch: bool,
     /// Extra arguments passed to the manager binary (after `--`).
     #[arg(last = true)]
     pub manager_args: Vec<String>,

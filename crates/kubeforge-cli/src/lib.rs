@@ -14,6 +14,7 @@ pub mod names;
 pub mod project;
 pub mod regenerate;
 pub mod scaffold;
+pub mod source_watch;
 pub mod templates;
 pub mod vars;
 

@@ -228,6 +228,123 @@ fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
         output.contains("observedGeneration") || output.contains("403"),
         "{output}"
     );
+
+    watch_rebuilds_and_restarts(&project);
+}
+
+/// `kubeforge run --watch` keeps one control plane and follows saved
+/// changes: a code change restarts the manager, a broken build leaves the
+/// running one alone, and a types change updates the installed CRD.
+fn watch_rebuilds_and_restarts(project: &Path) {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    // Only so a broken build fails instead of hanging; rebuilding the
+    // manager takes well under this.
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+    let mut run = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .args(["run", "--watch"])
+        .current_dir(project)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting kubeforge run --watch");
+    let stderr = run.stderr.take().unwrap();
+    let (sender, lines) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("    {line}");
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str, wanted: &dyn Fn(&str) -> bool| -> String {
+        loop {
+            let line = lines
+                .recv_timeout(WAIT)
+                .unwrap_or_else(|_| panic!("kubeforge run --watch never printed {what}"));
+            if wanted(&line) {
+                return line;
+            }
+        }
+    };
+    let manager_pid = |line: &str| -> u32 {
+        line.trim_start_matches("Manager running (pid ")
+            .trim_end_matches(").")
+            .parse()
+            .unwrap()
+    };
+    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+
+    let kubeconfig = next("the kubeconfig", &|l| l.contains("export KUBECONFIG="));
+    let kubeconfig = kubeconfig
+        .trim()
+        .trim_start_matches("export KUBECONFIG=")
+        .to_owned();
+    let first = manager_pid(&next("the first manager", &|l| {
+        l.starts_with("Manager running")
+    }));
+    next("that it watches", &|l| {
+        l.starts_with("Watching the sources")
+    });
+
+    let main = project.join("manager/src/main.rs");
+    let original = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        format!("{original}\n// Saved again by the e2e test.\n"),
+    )
+    .unwrap();
+    let changed = next("the change", &|l| l.starts_with("Changed:"));
+    assert!(changed.contains("manager/src/main.rs"), "{changed}");
+    let second = manager_pid(&next("a restarted manager", &|l| {
+        l.starts_with("Manager running")
+    }));
+    assert_ne!(first, second);
+    assert!(!alive(first), "the old manager {first} was stopped");
+
+    std::fs::write(&main, format!("{original}\nfn broken( {{\n")).unwrap();
+    next("the build failure", &|l| {
+        l.contains("The manager keeps running")
+    });
+    assert!(
+        alive(second),
+        "a failed build keeps manager {second} running"
+    );
+
+    std::fs::write(&main, &original).unwrap();
+    let types = project.join("api/src/apps/v1/my_app.rs");
+    edit(&types, "maximum = 50", "maximum = 40");
+    let third = manager_pid(&next("a manager after the types change", &|l| {
+        l.starts_with("Manager running")
+    }));
+    assert!(!alive(second));
+    let assets = kubeforge_envtest::assets::find().expect("control-plane binaries");
+    let maximum = Command::new(&assets.kubectl)
+        .args(["--kubeconfig", &kubeconfig, "get", "crd", "myapps.apps.example.com", "-o"])
+        .arg("jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.replicas.maximum}")
+        .output()
+        .expect("running kubectl");
+    assert_eq!(
+        ok("kubectl get crd", maximum).trim(),
+        "40",
+        "the installed CRD follows the code"
+    );
+
+    // SAFETY: kill(2) on the child we spawned and have not reaped.
+    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
+    let status = run.wait().unwrap();
+    assert!(
+        status.success(),
+        "kubeforge run --watch exited with {status}"
+    );
+    reader.join().unwrap();
+    assert!(!alive(third), "the manager {third} was stopped");
 }
 
 /// `kubectl apply --dry-run=server` of config/default and config/samples on

@@ -215,6 +215,15 @@ impl Environment {
         wait_for_apiserver(&mut self.plane, &probe).await
     }
 
+    /// Installs (or updates, by server-side apply) the CRDs in `dir` and waits until they
+    /// are served; returns how many there were. For a control plane that outlives a CRD
+    /// change, as in `kubeforge run --watch`.
+    pub async fn install_crd_dir(&self, dir: &Path) -> Result<usize, Error> {
+        let crds = manifests::read_crd_dir(dir)?;
+        install_crds(&self.client, &crds).await?;
+        Ok(crds.len())
+    }
+
     /// Stops the control plane without blocking the async runtime (dropping blocks the
     /// current thread for as long as shutdown takes, typically well under a second).
     pub async fn stop(self) {

@@ -4,33 +4,42 @@
 //! against it. Without one, a local control plane from kubeforge-envtest is
 //! started, the CRDs are installed and config/samples applied, and the
 //! manager runs against that until Ctrl-C; then everything is torn down.
+//!
+//! With `--watch`, a change to the project's sources regenerates the
+//! manifests, rebuilds the manager and restarts it, keeping the control plane
+//! (and every object in it) running; a build that fails leaves the running
+//! manager alone.
 
-use std::path::Path;
-use std::process::{ExitCode, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, ExitStatus, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use tokio::process::Child;
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::RunArgs;
 use crate::project::Project;
+use crate::source_watch::Snapshot;
+
+/// How often `--watch` looks for changed sources.
+const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long the manager gets to shut down gracefully before it is killed.
+const MANAGER_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let root = std::env::current_dir().context("reading the current directory")?;
     let project = Project::load(&root)?;
-
-    // The manifests must match the code about to run.
-    let manifests = super::manifests::plan(&root, &project)?;
-    let stale: Vec<String> = manifests
-        .stale
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    super::manifests::warn_stale(&stale);
-    super::print_summary(&manifests.plan);
-    manifests.plan.apply()?;
-
-    let manager_crate = format!("{}-manager", project.project_name);
+    let session = Session {
+        manager_crate: format!("{}-manager", project.project_name),
+        root,
+        project,
+        release: args.release,
+        manager_args: args.manager_args,
+    };
     // Build before starting anything, so compile errors come first and fast.
-    let manager = crate::cargo_bin::build(&root, &manager_crate, "manager", args.release)?;
+    let manager = session.regenerate_and_build()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -40,42 +49,222 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         match &args.kubeconfig {
             Some(kubeconfig) => {
                 eprintln!(
-                    "Running {manager_crate} against the cluster in {}",
+                    "Running {} against the cluster in {}",
+                    session.manager_crate,
                     kubeconfig.display()
                 );
-                run_manager(&root, &manager, kubeconfig, &args.manager_args).await
+                session
+                    .supervise(manager, kubeconfig, None, args.watch)
+                    .await
             }
-            None => run_local(&root, &project, &manager, &args.manager_args).await,
+            None => session.run_local(manager, args.watch).await,
         }
     })
 }
 
-async fn run_local(
-    root: &Path,
-    project: &Project,
-    manager: &Path,
-    manager_args: &[String],
-) -> Result<ExitCode> {
-    let assets = kubeforge_envtest::assets::find()?;
-    eprintln!("No cluster configured: starting a local control plane (etcd + kube-apiserver)...");
-    let env = kubeforge_envtest::Environment::builder()
-        .crd_dir(root.join("config/crd/bases"))
-        .start()
-        .await?;
-    let kubeconfig = env.kubeconfig_path().to_path_buf();
-    let result = async {
-        apply_samples(root, &assets.kubectl, &kubeconfig).await?;
-        eprintln!("Control plane ready. From another terminal:");
-        eprintln!("  export KUBECONFIG={}", kubeconfig.display());
-        if let Some(resource) = project.resources.iter().find(|r| r.api.is_some()) {
-            eprintln!("  {} get {}", assets.kubectl.display(), resource.plural);
-        }
-        eprintln!("Press Ctrl-C to stop the operator and the control plane.");
-        run_manager(root, manager, &kubeconfig, manager_args).await
+/// One `kubeforge run`: the project and how its manager is built and run.
+struct Session {
+    root: PathBuf,
+    project: Project,
+    manager_crate: String,
+    release: bool,
+    manager_args: Vec<String>,
+}
+
+impl Session {
+    /// Brings the manifests in line with the code, then builds the manager;
+    /// returns the manager binary.
+    fn regenerate_and_build(&self) -> Result<PathBuf> {
+        let manifests = super::manifests::plan(&self.root, &self.project)?;
+        let stale: Vec<String> = manifests
+            .stale
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        super::manifests::warn_stale(&stale);
+        super::print_summary(&manifests.plan);
+        manifests.plan.apply()?;
+        crate::cargo_bin::build(&self.root, &self.manager_crate, "manager", self.release)
     }
-    .await;
-    env.stop().await;
-    result
+
+    async fn run_local(&self, manager: PathBuf, watch: bool) -> Result<ExitCode> {
+        let assets = kubeforge_envtest::assets::find()?;
+        eprintln!(
+            "No cluster configured: starting a local control plane (etcd + kube-apiserver)..."
+        );
+        let env = kubeforge_envtest::Environment::builder()
+            .crd_dir(self.root.join("config/crd/bases"))
+            .start()
+            .await?;
+        let kubeconfig = env.kubeconfig_path().to_path_buf();
+        let result = async {
+            apply_samples(&self.root, &assets.kubectl, &kubeconfig).await?;
+            eprintln!("Control plane ready. From another terminal:");
+            eprintln!("  export KUBECONFIG={}", kubeconfig.display());
+            if let Some(resource) = self.project.resources.iter().find(|r| r.api.is_some()) {
+                eprintln!("  {} get {}", assets.kubectl.display(), resource.plural);
+            }
+            eprintln!("Press Ctrl-C to stop the operator and the control plane.");
+            self.supervise(manager, &kubeconfig, Some(&env), watch)
+                .await
+        }
+        .await;
+        env.stop().await;
+        result
+    }
+
+    /// Runs the built manager until it exits or Ctrl-C (or SIGTERM), which
+    /// it also receives and answers with a graceful shutdown. With `watch`,
+    /// rebuilds and restarts it whenever the sources change; a manager that
+    /// exits is then restarted by the next change instead of ending the run.
+    async fn supervise(
+        &self,
+        mut binary: PathBuf,
+        kubeconfig: &Path,
+        local: Option<&kubeforge_envtest::Environment>,
+        watch: bool,
+    ) -> Result<ExitCode> {
+        let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+        let mut manager = Some(self.spawn_manager(&binary, kubeconfig)?);
+        let mut seen = if watch {
+            Snapshot::take(&self.root)
+        } else {
+            Snapshot::default()
+        };
+        let mut tick = tokio::time::interval(WATCH_INTERVAL);
+        if watch {
+            eprintln!("Watching the sources: a saved change rebuilds and restarts the manager.");
+        }
+        loop {
+            tokio::select! {
+                status = wait(&mut manager) => {
+                    let status = status.context("waiting for the manager")?;
+                    if !watch {
+                        return Ok(exit_code(status));
+                    }
+                    eprintln!("Manager exited ({status}); the next saved change restarts it.");
+                    manager = None;
+                }
+                _ = interrupt.recv() => return self.stop(manager).await,
+                _ = terminate.recv() => return self.stop(manager).await,
+                _ = tick.tick(), if watch => {
+                    let changed = settled_changes(&self.root, &mut seen).await;
+                    if changed.is_empty() {
+                        continue;
+                    }
+                    let names: Vec<String> = changed.iter().map(|p| p.display().to_string()).collect();
+                    eprintln!("Changed: {}; rebuilding...", names.join(", "));
+                    match self.rebuild(local).await {
+                        Ok(rebuilt) => {
+                            binary = rebuilt;
+                            if let Some(old) = manager.take() {
+                                stop_manager(old).await?;
+                            }
+                            manager = Some(self.spawn_manager(&binary, kubeconfig)?);
+                        }
+                        Err(error) => eprintln!(
+                            "error: {error:#}\nThe manager keeps running as it was; save a fix to try again."
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Regenerates the manifests and rebuilds the manager off the async
+    /// runtime; on a local control plane also updates the installed CRDs.
+    async fn rebuild(&self, local: Option<&kubeforge_envtest::Environment>) -> Result<PathBuf> {
+        let binary = tokio::task::block_in_place(|| self.regenerate_and_build())?;
+        match local {
+            Some(env) => {
+                env.install_crd_dir(&self.root.join("config/crd/bases"))
+                    .await?;
+            }
+            None => eprintln!(
+                "note: CRDs are not updated in your cluster for you; run `make install` if they changed."
+            ),
+        }
+        Ok(binary)
+    }
+
+    fn spawn_manager(&self, binary: &Path, kubeconfig: &Path) -> Result<Child> {
+        let child = tokio::process::Command::new(binary)
+            .args(&self.manager_args)
+            .env("KUBECONFIG", kubeconfig)
+            .current_dir(&self.root)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        if let Some(pid) = child.id() {
+            eprintln!("Manager running (pid {pid}).");
+        }
+        Ok(child)
+    }
+
+    async fn stop(&self, manager: Option<Child>) -> Result<ExitCode> {
+        eprintln!("Stopping...");
+        match manager {
+            Some(child) => Ok(exit_code(stop_manager(child).await?)),
+            None => Ok(ExitCode::SUCCESS),
+        }
+    }
+}
+
+/// The sources changed since `seen`, once they have stopped changing (an
+/// editor or `git checkout` writes several files in a row); updates `seen`.
+async fn settled_changes(root: &Path, seen: &mut Snapshot) -> Vec<PathBuf> {
+    let mut latest = Snapshot::take(root);
+    if latest == *seen {
+        return Vec::new();
+    }
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        let next = Snapshot::take(root);
+        if next == latest {
+            break;
+        }
+        latest = next;
+    }
+    let changed = latest.changed_since(seen);
+    *seen = latest;
+    changed
+}
+
+/// Waits for the manager, or forever when none runs.
+async fn wait(manager: &mut Option<Child>) -> std::io::Result<ExitStatus> {
+    match manager {
+        Some(child) => child.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// SIGTERM, as Kubernetes would send, then SIGKILL after
+/// [`MANAGER_STOP_TIMEOUT`]. A terminal's Ctrl-C reaches the manager too; a
+/// signal sent to kubeforge alone (by a script) must be passed on.
+async fn stop_manager(mut child: Child) -> Result<ExitStatus> {
+    if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+        // SAFETY: kill(2) with a pid we spawned and have not reaped.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    match tokio::time::timeout(MANAGER_STOP_TIMEOUT, child.wait()).await {
+        Ok(status) => Ok(status?),
+        Err(_) => {
+            child.kill().await?;
+            Ok(child.wait().await?)
+        }
+    }
+}
+
+fn exit_code(status: ExitStatus) -> ExitCode {
+    if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// `kubectl apply -k config/samples`, when there are samples.
@@ -105,51 +294,4 @@ async fn apply_samples(root: &Path, kubectl: &Path, kubeconfig: &Path) -> Result
         bail!("applying config/samples failed (kubectl's output is above)");
     }
     Ok(())
-}
-
-/// Runs the built manager until it exits or Ctrl-C, which the manager also
-/// receives (same process group) and answers with a graceful shutdown.
-async fn run_manager(
-    root: &Path,
-    manager: &Path,
-    kubeconfig: &Path,
-    manager_args: &[String],
-) -> Result<ExitCode> {
-    let mut child = tokio::process::Command::new(manager)
-        .args(manager_args)
-        .env("KUBECONFIG", kubeconfig)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {}", manager.display()))?;
-    if let Some(pid) = child.id() {
-        eprintln!("Manager running (pid {pid}).");
-    }
-    let status = tokio::select! {
-        status = child.wait() => status?,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("Stopping...");
-            // A terminal's Ctrl-C reaches the manager too; a signal sent to
-            // kubeforge alone (by a script) must be passed on.
-            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-                // SAFETY: kill(2) with a pid we spawned and a valid signal.
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
-            }
-            match tokio::time::timeout(std::time::Duration::from_secs(30), child.wait()).await {
-                Ok(status) => status?,
-                Err(_) => {
-                    child.kill().await?;
-                    child.wait().await?
-                }
-            }
-        }
-    };
-    Ok(if status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
