@@ -133,6 +133,8 @@ impl Session {
             Snapshot::default()
         };
         let mut tick = tokio::time::interval(WATCH_INTERVAL);
+        // After a long rebuild, look once more rather than once per missed tick.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         if watch {
             eprintln!("Watching the sources: a saved change rebuilds and restarts the manager.");
         }
