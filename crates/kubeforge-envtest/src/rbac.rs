@@ -25,6 +25,10 @@ use crate::{Error, manifests};
 
 const RBAC_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The namespace config/ files are written for (`namespace: system`); kustomize's
+/// `namespace:` in config/default replaces it with the operator's namespace.
+const KUSTOMIZE_PLACEHOLDER_NAMESPACE: &str = "system";
+
 /// A rule to probe with a SubjectAccessReview, to know when bindings have taken effect.
 struct Probe {
     namespace: Option<String>,
@@ -37,6 +41,11 @@ impl Environment {
     /// ServiceAccount `namespace/name` (creating namespaces and the ServiceAccount as
     /// needed), waits until the bindings are in effect, and returns a client that acts as
     /// that ServiceAccount. Requests the role does not allow fail with HTTP 403.
+    ///
+    /// A Role without a namespace, or in `system` (the placeholder of config/ files such as
+    /// `config/rbac/leader_election_role.yaml`, which kustomize replaces at deploy time), is
+    /// created in the ServiceAccount's namespace, where a deployment puts it. Calling this
+    /// again for the same ServiceAccount adds the roles of another file.
     pub async fn service_account_client(
         &self,
         namespace: &str,
@@ -94,11 +103,13 @@ impl Environment {
                 "Role" => {
                     let mut role: Role = parse(role_yaml, doc)?;
                     let role_name = object_name(role_yaml, &role.metadata)?;
-                    let role_ns = role
-                        .metadata
-                        .namespace
-                        .get_or_insert_with(|| namespace.to_string())
-                        .clone();
+                    // No namespace, or kustomize's placeholder, means the operator's own,
+                    // as config/default deploys it.
+                    let role_ns = match role.metadata.namespace.as_deref() {
+                        None | Some(KUSTOMIZE_PLACEHOLDER_NAMESPACE) => namespace.to_string(),
+                        Some(other) => other.to_string(),
+                    };
+                    role.metadata.namespace = Some(role_ns.clone());
                     ensure_namespace(&client, &role_ns).await?;
                     apply(Api::namespaced(client.clone(), &role_ns), &role).await?;
                     let binding = RoleBinding {

@@ -99,6 +99,59 @@ async fn service_account_client_is_limited_to_the_generated_role() {
         .unwrap_or_else(|e| panic!("second call: {e}"));
 }
 
+/// As config/rbac/leader_election_role.yaml is written: `namespace: system`,
+/// which kustomize replaces with the operator's namespace.
+const LEADER_ELECTION_ROLE_YAML: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: leader-election-role
+  namespace: system
+rules:
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [get, list, watch, create, update, patch, delete]
+"#;
+
+#[tokio::test]
+async fn roles_for_the_placeholder_namespace_land_in_the_service_accounts() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let env = common::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (role_yaml, leader_yaml) = (dir.path().join("role.yaml"), dir.path().join("le.yaml"));
+    std::fs::write(&role_yaml, ROLE_YAML).expect("write");
+    std::fs::write(&leader_yaml, LEADER_ELECTION_ROLE_YAML).expect("write");
+
+    env.service_account_client("operator-system", "controller-manager", &role_yaml)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sa = env
+        .service_account_client("operator-system", "controller-manager", &leader_yaml)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let lease = Lease {
+        metadata: ObjectMeta {
+            name: Some("operator.example.com".into()),
+            ..ObjectMeta::default()
+        },
+        ..Lease::default()
+    };
+    Api::<Lease>::namespaced(sa.clone(), "operator-system")
+        .create(&PostParams::default(), &lease)
+        .await
+        .expect("a Lease in the operator's own namespace is granted");
+    let err = Api::<Lease>::namespaced(sa.clone(), "system")
+        .create(&PostParams::default(), &lease)
+        .await
+        .expect_err("the placeholder namespace grants nothing");
+    assert_eq!(status_code(err), 403);
+    // Both files' roles hold at once.
+    Api::<ConfigMap>::namespaced(sa, "default")
+        .list(&ListParams::default())
+        .await
+        .expect("role.yaml's rules still apply");
+}
+
 #[tokio::test]
 async fn role_yaml_with_other_kinds_is_rejected() {
     let env = common::start().await;

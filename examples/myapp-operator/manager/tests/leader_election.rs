@@ -71,17 +71,16 @@ async fn start_replica(
 #[tokio::test]
 async fn only_the_leader_reconciles_and_a_follower_takes_over() -> anyhow::Result<()> {
     let mut cluster = Cluster::start().await?;
-    // The Lease permissions ship in their own Role. Its manifest says
-    // `namespace: system`, which kustomize rewrites to the operator's
-    // namespace at deploy time; do the same here.
-    let role =
-        std::fs::read_to_string(project_root().join("config/rbac/leader_election_role.yaml"))?
-            .replace("namespace: system", &format!("namespace: {NAMESPACE}"));
-    let role_path = cluster.env.data_dir().join("leader_election_role.yaml");
-    std::fs::write(&role_path, role)?;
+    // The Lease permissions ship in their own Role, written for kustomize's
+    // placeholder namespace `system`; envtest puts it in the operator's
+    // namespace, as a deployment does.
     cluster.operator = cluster
         .env
-        .service_account_client(NAMESPACE, "controller-manager", &role_path)
+        .service_account_client(
+            NAMESPACE,
+            "controller-manager",
+            &project_root().join("config/rbac/leader_election_role.yaml"),
+        )
         .await?;
     let args = ManagerArgs {
         metrics_bind_address: "127.0.0.1:0".into(),
