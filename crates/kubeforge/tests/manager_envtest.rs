@@ -237,6 +237,49 @@ async fn losing_the_lease_stops_controllers_and_fails_run() {
     env.stop().await;
 }
 
+/// A controller told to stop before its first list is in: kube-runtime's
+/// graceful shutdown alone would wait for that list forever (here until
+/// --graceful-shutdown-timeout, and `run_until` would fail);
+/// `shutdown_before_ready`, as generated controllers use it, ends it cleanly.
+#[tokio::test]
+async fn a_controller_stopped_before_its_first_list_ends_cleanly() {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::controller::{Action, Controller};
+    use kube::runtime::watcher;
+    use std::sync::Arc;
+
+    async fn run(ctx: Context) -> anyhow::Result<()> {
+        let controller = Controller::new(
+            Api::<ConfigMap>::all(ctx.client()),
+            watcher::Config::default(),
+        );
+        let not_started = ctx.shutdown_before_ready(controller.store());
+        controller
+            .graceful_shutdown_on(ctx.shutdown_signal())
+            .run(
+                |_, _| async { Ok::<_, kube::Error>(Action::await_change()) },
+                |_, _, _| Action::await_change(),
+                Arc::new(()),
+            )
+            .take_until(not_started)
+            .for_each(|_| async {})
+            .await;
+        Ok(())
+    }
+
+    let env = Environment::start().await.unwrap();
+    let mut manager = Manager::new(args(&env, false), "early.example.com")
+        .await
+        .unwrap();
+    manager.add_controller("configmaps", run);
+    // Shut down at once: the controller's first list cannot be in yet.
+    within("manager exit", manager.run_until(std::future::ready(())))
+        .await
+        .expect("the manager stops without waiting out the timeout");
+    env.stop().await;
+}
+
 /// The pattern generated controllers use: a kube-runtime `Controller` with
 /// `graceful_shutdown_on(ctx.shutdown_signal())` and `metrics().measure`.
 #[tokio::test]
@@ -276,9 +319,12 @@ async fn kube_runtime_controller_runs_and_stops_gracefully() {
             metrics: ctx.metrics(),
             seen,
         });
-        Controller::new(api, watcher::Config::default())
+        let controller = Controller::new(api, watcher::Config::default());
+        let not_started = ctx.shutdown_before_ready(controller.store());
+        controller
             .graceful_shutdown_on(ctx.shutdown_signal())
             .run(reconcile, error_policy, state)
+            .take_until(not_started)
             .for_each(|_| async {})
             .await;
         Ok(())

@@ -115,6 +115,17 @@ pub enum ManagerError {
         #[source]
         source: std::io::Error,
     },
+    /// Controllers were still running when --graceful-shutdown-timeout ran
+    /// out, and were aborted.
+    #[error(
+        "controllers {controllers:?} did not stop within {timeout:?} of shutdown and were aborted"
+    )]
+    ShutdownTimeout {
+        /// The aborted controllers, sorted.
+        controllers: Vec<String>,
+        /// --graceful-shutdown-timeout.
+        timeout: Duration,
+    },
     /// The metrics server's certificate could not be loaded or generated.
     #[error("cannot set up TLS for the metrics server")]
     MetricsTls(#[source] TlsError),
@@ -193,6 +204,45 @@ impl Context {
         async move {
             // An error means the manager is gone, which is a shutdown too.
             let _ = shutdown.wait_for(|stopping| *stopping).await;
+        }
+    }
+
+    /// Resolves at shutdown only if the controller owning `store`
+    /// (`Controller::store()`) has not finished its first list by then.
+    ///
+    /// kube-runtime starts reconciling only once that list is in, and its
+    /// graceful shutdown stops the watches that would deliver it, so a
+    /// controller told to stop in its first moments waits forever (here:
+    /// until --graceful-shutdown-timeout, then the manager fails). End the
+    /// controller's stream with it; nothing was reconciled yet, so nothing is
+    /// cut short:
+    ///
+    /// ```ignore
+    /// let controller = Controller::new(api, watcher::Config::default());
+    /// let not_started = ctx.shutdown_before_ready(controller.store());
+    /// controller
+    ///     .graceful_shutdown_on(ctx.shutdown_signal())
+    ///     .run(reconcile, error_policy, state)
+    ///     .take_until(not_started)
+    /// ```
+    pub fn shutdown_before_ready<K>(
+        &self,
+        store: kube::runtime::reflector::Store<K>,
+    ) -> impl Future<Output = ()> + Send + Sync + 'static
+    where
+        K: kube::runtime::reflector::Lookup + Clone + Send + Sync + 'static,
+        K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+    {
+        use futures::FutureExt as _;
+        let shutdown = self.shutdown_signal();
+        async move {
+            shutdown.await;
+            // Checked in the same poll that ends the stream, so no reconcile
+            // can start in between.
+            if store.wait_until_ready().now_or_never().is_none() {
+                return;
+            }
+            std::future::pending::<()>().await;
         }
     }
 
@@ -717,10 +767,17 @@ impl RunningControllers {
                 }
                 Ok(None) => break,
                 Err(_) => {
-                    let names: Vec<&String> = self.names.values().collect();
+                    let mut names: Vec<String> = self.names.values().cloned().collect();
+                    names.sort();
                     warn!(controllers = ?names, ?timeout, "controllers did not stop in time; aborting them");
                     self.tasks.shutdown().await;
                     self.names.clear();
+                    // As controller-runtime: a shutdown that had to cut work
+                    // short is a failure, so the exit status says so.
+                    first_error.get_or_insert(ManagerError::ShutdownTimeout {
+                        controllers: names,
+                        timeout,
+                    });
                     break;
                 }
             }

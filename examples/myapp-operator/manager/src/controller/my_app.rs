@@ -181,28 +181,33 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
     // Only watch what this operator created: a change to an owned object
     // (a hand-made edit, a deletion, a status update) reconciles its MyApp.
     let owned = watcher::Config::default().labels(resources::MANAGED_BY_SELECTOR);
-    Controller::new(
+    let controller = Controller::new(
         Api::<MyApp>::all(client.clone()),
         watcher::Config::default(),
-    )
-    .owns(Api::<Deployment>::all(client.clone()), owned.clone())
-    .owns(Api::<Service>::all(client), owned)
-    .graceful_shutdown_on(ctx.shutdown_signal())
-    .run(
-        move |app, state| {
-            let metrics = metrics.clone();
-            async move { metrics.measure(reconcile(app, state)).await }
-        },
-        error_policy,
-        state,
-    )
-    .for_each(|result| async move {
-        match result {
-            Ok((object, _)) => tracing::debug!(object = %object, "reconciled"),
-            Err(err) => tracing::warn!(error = %err, "reconcile failed"),
-        }
-    })
-    .await;
+    );
+    // Graceful shutdown lets reconciles in flight finish; the second signal
+    // stops a controller told to stop before its first list was in.
+    let not_started = ctx.shutdown_before_ready(controller.store());
+    controller
+        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
+        .owns(Api::<Service>::all(client), owned)
+        .graceful_shutdown_on(ctx.shutdown_signal())
+        .run(
+            move |app, state| {
+                let metrics = metrics.clone();
+                async move { metrics.measure(reconcile(app, state)).await }
+            },
+            error_policy,
+            state,
+        )
+        .take_until(not_started)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::debug!(object = %object, "reconciled"),
+                Err(err) => tracing::warn!(error = %err, "reconcile failed"),
+            }
+        })
+        .await;
     Ok(())
 }
 

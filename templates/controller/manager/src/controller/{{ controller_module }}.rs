@@ -63,9 +63,14 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
         backoffs: Backoffs::default(),
     });
     let api = Api::<{{ kind }}>::all(ctx.client());
-    Controller::new(api, watcher::Config::default())
+    let controller = Controller::new(api, watcher::Config::default());
+    // Graceful shutdown lets reconciles in flight finish; the second signal
+    // stops a controller told to stop before its first list was in.
+    let not_started = ctx.shutdown_before_ready(controller.store());
+    controller
         .graceful_shutdown_on(ctx.shutdown_signal())
         .run(reconcile, error_policy, state)
+        .take_until(not_started)
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => tracing::debug!(object = %object, "reconciled"),
