@@ -203,8 +203,18 @@ fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
     // the controller's own test fails with 403.
     let controller = project.join("manager/src/controller/my_app.rs");
     let status_rule = "#[kubeforge::rbac(groups = [\"apps.example.com\"], resources = [\"myapps/status\"], verbs = [\"get\", \"update\", \"patch\"])]\n";
-    edit(&controller, status_rule, "");
-    ok("manifests", kubeforge_in(&project, &["manifests"]));
+    // In its place, a rule for a Role in another namespace, which kustomize
+    // would move at deploy time: manifests says so.
+    let team_rule = "#[kubeforge::rbac(groups = [\"\"], resources = [\"secrets\"], verbs = [\"get\"], namespace = \"team-a\")]\n";
+    edit(&controller, status_rule, team_rule);
+    let regenerated = kubeforge_in(&project, &["manifests"]);
+    let warnings = String::from_utf8_lossy(&regenerated.stderr).into_owned();
+    ok("manifests", regenerated);
+    assert!(
+        warnings.contains("#[rbac(namespace = \"team-a\")]")
+            && warnings.contains("config/default/kustomization.yaml"),
+        "{warnings}"
+    );
     let denied = cargo(
         &project,
         &[

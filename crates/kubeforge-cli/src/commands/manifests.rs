@@ -21,11 +21,19 @@ const CRD_KUSTOMIZATION: &str = "config/crd/kustomization.yaml";
 const CRD_BASES: &str = "config/crd/bases";
 const CRD_MARKER: &str = "# +kubebuilder:scaffold:crdkustomizeresource";
 pub const ROLE_FILE: &str = "config/rbac/role.yaml";
+const DEFAULT_KUSTOMIZATION: &str = "config/default/kustomization.yaml";
 
 pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
     let root = std::env::current_dir().context("reading the current directory")?;
     let project = Project::load(&root)?;
-    let Manifests { plan, stale } = plan(&root, &project)?;
+    let manifests = plan(&root, &project)?;
+    if args.check {
+        // Stale CRDs are part of --check's error line.
+        manifests.warn_moved_roles();
+    } else {
+        manifests.warn();
+    }
+    let Manifests { plan, stale, .. } = manifests;
     let stale_names: Vec<String> = stale.iter().map(|p| p.display().to_string()).collect();
     if args.check {
         if plan.is_empty() && stale.is_empty() {
@@ -48,7 +56,6 @@ pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    warn_stale(&stale_names);
     if plan.is_empty() {
         println!("manifests are up to date");
         return Ok(ExitCode::SUCCESS);
@@ -66,13 +73,34 @@ pub struct Manifests {
     /// them itself, since a file may hold something a user wants to keep;
     /// `--check` fails on them so the drift cannot go unnoticed.
     pub stale: Vec<PathBuf>,
+    /// Namespaces of the Roles that `#[rbac(namespace = ...)]` asks for,
+    /// which config/default's kustomize `namespace:` would move into the
+    /// operator's namespace at deploy time (a trap Kubebuilder has too).
+    pub moved_roles: Vec<String>,
 }
 
-pub fn warn_stale(stale: &[String]) {
-    for path in stale {
-        eprintln!(
-            "warning: {path} is a CRD of this project that no #[crd] type produces any more; delete it and its line in {CRD_KUSTOMIZATION}"
-        );
+impl Manifests {
+    /// One warning line per file or Role the user should look at.
+    pub fn warn(&self) {
+        self.warn_stale();
+        self.warn_moved_roles();
+    }
+
+    fn warn_stale(&self) {
+        for path in &self.stale {
+            eprintln!(
+                "warning: {} is a CRD of this project that no #[crd] type produces any more; delete it and its line in {CRD_KUSTOMIZATION}",
+                path.display()
+            );
+        }
+    }
+
+    fn warn_moved_roles(&self) {
+        for namespace in &self.moved_roles {
+            eprintln!(
+                "warning: #[rbac(namespace = \"{namespace}\")] makes a Role in {namespace}, but the `namespace:` in {DEFAULT_KUSTOMIZATION} moves it to the operator's namespace when deployed; drop `namespace` to grant it cluster-wide, or deploy that Role outside config/default"
+            );
+        }
     }
 }
 
@@ -96,6 +124,11 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
     }
     let rules = kubeforge_codegen::scan::scan_dir(root)?;
     let merged = kubeforge_codegen::rbac::merge(&rules);
+    let moved_roles = if sets_namespace(&root.join(DEFAULT_KUSTOMIZATION)) {
+        merged.namespaced.keys().cloned().collect()
+    } else {
+        Vec::new()
+    };
     plan.write_generated(
         ROLE_FILE,
         kubeforge_codegen::rbac::render_role_yaml(&merged, "manager-role"),
@@ -104,7 +137,18 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
         .into_iter()
         .map(|name| Path::new(CRD_BASES).join(name))
         .collect();
-    Ok(Manifests { plan, stale })
+    Ok(Manifests {
+        plan,
+        stale,
+        moved_roles,
+    })
+}
+
+/// Whether a kustomization sets one namespace for everything it deploys.
+fn sets_namespace(kustomization: &Path) -> bool {
+    std::fs::read_to_string(kustomization)
+        .map(|text| text.lines().any(|line| line.starts_with("namespace:")))
+        .unwrap_or(false)
 }
 
 /// File names in `bases` holding a CRD in `domain`'s API groups that is not
@@ -186,5 +230,16 @@ mod tests {
         assert_eq!(stale, ["apps.example.com_olds.yaml"]);
         let none = stale_crds(&dir.path().join("missing"), &generated, "example.com").unwrap();
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn only_a_kustomization_with_one_namespace_moves_roles() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kustomization.yaml");
+        assert!(!sets_namespace(&file), "no kustomization");
+        std::fs::write(&file, "# namespace: commented\nresources:\n- ../crd\n").unwrap();
+        assert!(!sets_namespace(&file));
+        std::fs::write(&file, "namespace: myapp-system\nnamePrefix: myapp-\n").unwrap();
+        assert!(sets_namespace(&file));
     }
 }

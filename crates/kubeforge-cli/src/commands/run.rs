@@ -76,12 +76,7 @@ impl Session {
     /// returns the manager binary.
     fn regenerate_and_build(&self) -> Result<PathBuf> {
         let manifests = super::manifests::plan(&self.root, &self.project)?;
-        let stale: Vec<String> = manifests
-            .stale
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        super::manifests::warn_stale(&stale);
+        manifests.warn();
         super::print_summary(&manifests.plan);
         manifests.plan.apply()?;
         crate::cargo_bin::build(&self.root, &self.manager_crate, "manager", self.release)
