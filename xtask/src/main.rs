@@ -120,15 +120,42 @@ pub fn envtest() -> Result<PathBuf> {
 /// Everything CI checks. Each step's failure stops the run. Ends with one
 /// line totalling every `cargo test` run, whatever happened.
 fn ci() -> Result<()> {
+    // Everything here is built once, so incremental caches would only cost
+    // disk, which a CI machine may be short of.
+    // SAFETY: xtask has not started any thread yet; children inherit it.
+    unsafe { std::env::set_var("CARGO_INCREMENTAL", "0") };
+    report_disk("before");
     let result = (|| {
         let assets = envtest()?;
         lint_and_test("kubeforge", &root(), None, &assets)?;
         example::check(&assets)?;
         demo::run()
     })();
+    report_disk("after");
     let (passed, failed) = TEST_TOTALS.with(|t| t.get());
     println!("ci: {passed} passed, {failed} failed");
     result
+}
+
+/// Free disk space and the size of target/, best effort: a CI run that
+/// fills the disk fails in the linker, far from the cause.
+fn report_disk(when: &str) {
+    let first_field = |program: &str, args: &[&str]| -> String {
+        Command::new(program)
+            .args(args)
+            .current_dir(root())
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| {
+                let last = text.lines().last()?.to_owned();
+                last.split_whitespace().next().map(str::to_owned)
+            })
+            .unwrap_or_else(|| "?".into())
+    };
+    let free = first_field("df", &["-h", "--output=avail", "."]);
+    let target = first_field("du", &["-sh", "target"]);
+    eprintln!("disk {when}: {free} free, target/ holds {target}");
 }
 
 thread_local! {

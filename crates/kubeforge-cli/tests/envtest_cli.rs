@@ -30,6 +30,20 @@ fn isolated(dir: &Path) -> assert_cmd::Command {
     cmd
 }
 
+/// `kubeforge envtest` succeeded and printed `dir`, the binaries' directory.
+#[track_caller]
+fn assert_prints_dir(output: &std::process::Output, dir: &Path) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        dir.to_string_lossy()
+    );
+}
+
 #[test]
 fn without_go_says_so_and_how_to_use_kubebuilder_assets() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,15 +71,7 @@ fn kubebuilder_assets_wins() {
         .env("KUBEBUILDER_ASSETS", &assets)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        assets.to_string_lossy()
-    );
+    assert_prints_dir(&output, &assets);
 }
 
 #[test]
@@ -82,13 +88,5 @@ fn a_filled_store_is_used_as_is() {
     ));
     fill(&store);
     let output = isolated(dir.path()).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        store.to_string_lossy()
-    );
+    assert_prints_dir(&output, &store);
 }

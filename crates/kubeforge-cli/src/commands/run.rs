@@ -143,8 +143,8 @@ impl Session {
                     eprintln!("Manager exited ({status}); the next saved change restarts it.");
                     manager = None;
                 }
-                _ = interrupt.recv() => return self.stop(manager).await,
-                _ = terminate.recv() => return self.stop(manager).await,
+                _ = interrupt.recv() => return stop(manager).await,
+                _ = terminate.recv() => return stop(manager).await,
                 _ = tick.tick(), if watch => {
                     let changed = settled_changes(&self.root, &mut seen).await;
                     if changed.is_empty() {
@@ -199,14 +199,6 @@ impl Session {
         }
         Ok(child)
     }
-
-    async fn stop(&self, manager: Option<Child>) -> Result<ExitCode> {
-        eprintln!("Stopping...");
-        match manager {
-            Some(child) => Ok(exit_code(stop_manager(child).await?)),
-            None => Ok(ExitCode::SUCCESS),
-        }
-    }
 }
 
 /// The sources changed since `seen`, once they have stopped changing (an
@@ -227,6 +219,16 @@ async fn settled_changes(root: &Path, seen: &mut Snapshot) -> Vec<PathBuf> {
     let changed = latest.changed_since(seen);
     *seen = latest;
     changed
+}
+
+/// Stops the manager, if one runs, on the user's request; its exit status
+/// becomes the run's.
+async fn stop(manager: Option<Child>) -> Result<ExitCode> {
+    eprintln!("Stopping...");
+    match manager {
+        Some(child) => Ok(exit_code(stop_manager(child).await?)),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// Waits for the manager, or forever when none runs.
