@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+pub use crate::project::License;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,23 +100,6 @@ pub struct AlphaUpdateArgs {
     /// writing nothing.
     #[arg(long)]
     pub write_conflicts: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum License {
-    Apache2,
-    Mit,
-    None,
-}
-
-impl License {
-    pub fn key(self) -> &'static str {
-        match self {
-            License::Apache2 => "apache2",
-            License::Mit => "mit",
-            License::None => "none",
-        }
-    }
 }
 
 #[derive(Debug, Args)]

@@ -10,13 +10,21 @@ pub mod builtin_kinds;
 pub mod cargo_bin;
 pub mod cli;
 pub mod commands;
-pub mod names;
+pub mod paths;
 pub mod project;
 pub mod regenerate;
 pub mod scaffold;
 pub mod source_watch;
-pub mod templates;
-pub mod vars;
+
+/// The kubeforge version generated projects depend on by default.
+pub const KUBEFORGE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The Kubernetes version kubeforge targets: k8s-openapi's feature and the
+/// control plane kubeforge-envtest runs.
+pub const KUBERNETES_VERSION: &str = "1.37.2";
+
+/// The naming rules live in kubeforge-codegen, shared with the macros.
+pub use kubeforge_codegen::names;
 
 /// Parses the arguments and runs the command. `Ok` carries the exit code for
 /// commands that report a status (e.g. `manifests --check`); `Err` is a

@@ -7,8 +7,8 @@
 //! `.kubeforge/scaffold/` holds exactly what the scaffold commands produced,
 //! before any hand edits. Every scaffold command refreshes it. An update then
 //!
-//! 1. replays the scaffold from PROJECT with the current templates
-//!    ([`pristine_tree`], Kubebuilder's `alpha generate`),
+//! 1. replays the scaffold from PROJECT with the current templates, in
+//!    memory ([`pristine_tree`], Kubebuilder's `alpha generate`),
 //! 2. merges, file by file, the user's version with the new scaffold against
 //!    the recorded one (diff3), and
 //! 3. records the new scaffold as the next ancestor.
@@ -21,10 +21,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::cli::CreateApiArgs;
-use crate::project::{self, Project, Resource};
-use crate::scaffold::Plan;
-use crate::vars::Dependencies;
+use crate::project::{self, Project};
+use crate::scaffold::{self, Plan};
 
 /// Where the pristine scaffold is recorded, relative to the project root.
 pub const BASE_DIR: &str = ".kubeforge/scaffold";
@@ -32,44 +30,27 @@ pub const BASE_DIR: &str = ".kubeforge/scaffold";
 /// Scaffolded files whose content another command owns afterwards.
 fn is_recorded(rel: &Path) -> bool {
     rel != Path::new(project::FILE_NAME)
-        && rel != Path::new(crate::commands::manifests::ROLE_FILE)
+        && rel != Path::new(scaffold::ROLE_FILE)
         && !rel.starts_with(BASE_DIR)
 }
 
 /// What `init` and `create api` for every resource of `project` produce
-/// today, as relative path -> contents, without touching the project.
-pub fn pristine_tree(project: &Project, deps: &Dependencies) -> Result<BTreeMap<PathBuf, String>> {
-    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let root = scratch.path();
-    let mut bare = project.clone();
-    bare.resources.clear();
-    let mut plan = Plan::new(root);
-    crate::commands::init::add_scaffold(&mut plan, &bare, deps)?;
-    plan.apply()?;
-    for resource in &project.resources {
-        let (plan, _) = crate::commands::create_api::plan_scaffold(&replay_args(resource), root)?;
-        plan.apply()?;
-    }
-    read_tree(root, is_recorded)
-}
-
-/// The `create api` flags that produced a PROJECT resource.
-fn replay_args(resource: &Resource) -> CreateApiArgs {
-    CreateApiArgs {
-        group: resource.group.clone(),
-        version: resource.version.clone(),
-        kind: resource.kind.clone(),
-        namespaced: resource.api.as_ref().is_none_or(|a| a.namespaced),
-        plural: Some(resource.plural.clone()),
-        resource: resource.api.is_some(),
-        controller: resource.controller,
-    }
+/// today, as relative path -> contents, without touching the disk.
+pub fn pristine_tree(project: &Project) -> Result<BTreeMap<PathBuf, String>> {
+    let mut plan = Plan::in_memory();
+    scaffold::replay(&mut plan, project)?;
+    let mut tree = plan.into_created();
+    tree.retain(|rel, _| is_recorded(rel));
+    Ok(tree)
 }
 
 /// Plans writing the record of the pristine scaffold for `project`.
-pub fn record_base(plan: &mut Plan, project: &Project, deps: &Dependencies) -> Result<()> {
-    let pristine = pristine_tree(project, deps)?;
-    let old = read_tree(&plan.root().join(BASE_DIR), |_| true).unwrap_or_default();
+pub fn record_base(plan: &mut Plan, project: &Project) -> Result<()> {
+    let pristine = pristine_tree(project)?;
+    let old = match plan.root() {
+        Some(root) => read_tree(&root.join(BASE_DIR), |_| true).unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
     for (rel, text) in &pristine {
         plan.write_generated(Path::new(BASE_DIR).join(rel), text.clone())?;
     }
@@ -79,28 +60,20 @@ pub fn record_base(plan: &mut Plan, project: &Project, deps: &Dependencies) -> R
     Ok(())
 }
 
-/// Every file under `dir` (recursively, sorted) whose relative path passes
-/// `keep`, as text. A missing directory is an error.
+/// Every file under `dir` (recursively) whose relative path passes `keep`,
+/// as text. A missing directory is an error.
 pub fn read_tree(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<BTreeMap<PathBuf, String>> {
     let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let entries = std::fs::read_dir(&current)
-            .with_context(|| format!("reading {}", current.display()))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("reading {}", current.display()))?;
-            let path = entry.path();
-            let file_type = entry.file_type()?;
-            if file_type.is_dir() {
-                stack.push(path);
-            } else if file_type.is_file() {
-                let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
-                if keep(&rel) {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    out.insert(rel, text);
-                }
-            }
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        if keep(rel) {
+            let text = std::fs::read_to_string(entry.path())
+                .with_context(|| format!("reading {}", entry.path().display()))?;
+            out.insert(rel.to_path_buf(), text);
         }
     }
     Ok(out)
@@ -118,7 +91,7 @@ pub struct Update {
 
 /// Plans the three-way merge of the project at `root` onto what the current
 /// templates produce for its PROJECT.
-pub fn plan_update(root: &Path, project: &Project, deps: &Dependencies) -> Result<(Plan, Update)> {
+pub fn plan_update(root: &Path, project: &Project) -> Result<(Plan, Update)> {
     let base_dir = root.join(BASE_DIR);
     if !base_dir.is_dir() {
         anyhow::bail!(
@@ -127,7 +100,7 @@ pub fn plan_update(root: &Path, project: &Project, deps: &Dependencies) -> Resul
         );
     }
     let base = read_tree(&base_dir, |_| true)?;
-    let new = pristine_tree(project, deps)?;
+    let new = pristine_tree(project)?;
     let mut plan = Plan::new(root);
     let mut update = Update::default();
     let paths: BTreeSet<&PathBuf> = base.keys().chain(new.keys()).collect();
@@ -151,10 +124,8 @@ pub fn plan_update(root: &Path, project: &Project, deps: &Dependencies) -> Resul
             }
         }
     }
-    let mut project = project.clone();
-    project.cli_version = crate::vars::KUBEFORGE_VERSION.to_string();
     plan.update(project::FILE_NAME, project.render()?)?;
-    record_base(&mut plan, &project, deps)?;
+    record_base(&mut plan, project)?;
     Ok((plan, update))
 }
 

@@ -3,7 +3,7 @@
 //! code, prove the RBAC check catches a missing rule, and validate every
 //! generated manifest against a real API server.
 //!
-//! Generated projects share one target directory (target/e2e) and start
+//! Generated projects share one target directory (`<target dir>/e2e`) and start
 //! from this workspace's Cargo.lock, so dependencies are built once.
 
 mod common;
@@ -25,7 +25,7 @@ fn cargo(project: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn shared_target_dir() -> PathBuf {
-    repo_root().join("target/e2e")
+    target_dir().join("e2e")
 }
 
 #[track_caller]
@@ -347,7 +347,10 @@ fn watch_rebuilds_and_restarts(project: &Path) {
     );
 
     // SAFETY: kill(2) on the child we spawned and have not reaped.
-    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(run.id() as i32, libc::SIGINT)
+    };
     let status = run.wait().unwrap();
     assert!(
         status.success(),

@@ -12,6 +12,9 @@ use std::process::{Command, Stdio};
 use crate::Error;
 
 /// The Kubernetes version the embedded Go module pins and the store directory is named after.
+///
+/// Tests that assert on server behaviour can compare against it, and it tells users which
+/// `setup-envtest use` version fills the same store.
 pub const KUBERNETES_VERSION: &str = "1.37.2";
 
 /// The Go module that builds the binaries; embedded so `kubeforge envtest` needs no checkout.
@@ -28,7 +31,8 @@ const GO_PACKAGES: [&str; 3] = [
     "k8s.io/kubernetes/cmd/kubectl",
 ];
 
-/// Paths of the three control-plane binaries.
+/// Paths of the three control-plane binaries, as found by [`find`] or given to
+/// [`crate::EnvironmentBuilder::assets`] to test a particular build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assets {
     /// The kube-apiserver binary.
@@ -59,6 +63,9 @@ fn go_arch() -> &'static str {
 
 /// The store directory for [`KUBERNETES_VERSION`]:
 /// `${XDG_DATA_HOME:-$HOME/.local/share}/kubebuilder-envtest/k8s/1.37.2-<os>-<arch>`.
+///
+/// It is setup-envtest's own layout, so binaries installed by either tool serve both, and
+/// they live outside any repository (one copy per machine, not per checkout).
 pub fn store_dir() -> Result<PathBuf, Error> {
     let data_home = non_empty_env("XDG_DATA_HOME")
         .map(PathBuf::from)

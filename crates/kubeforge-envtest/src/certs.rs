@@ -4,6 +4,7 @@
 //! can never be mistaken for a serving certificate. ECDSA P-256 keeps generation fast.
 
 use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
@@ -60,6 +61,39 @@ impl Pki {
             sa_public_pem: sa_key.public_key_pem(),
         })
     }
+
+    /// Writes what kube-apiserver reads from disk (its serving pair, the client CA and the
+    /// ServiceAccount key pair) into a new directory `dir`. The admin pair and serving CA
+    /// are not written: the kubeconfig embeds them.
+    pub(crate) fn write_files(&self, dir: &Path) -> Result<PkiFiles, Error> {
+        std::fs::create_dir(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        Ok(PkiFiles {
+            serving_cert: write_file(dir, "apiserver.crt", &self.serving_cert_pem)?,
+            serving_key: write_file(dir, "apiserver.key", &self.serving_key_pem)?,
+            client_ca: write_file(dir, "client-ca.crt", &self.client_ca_pem)?,
+            sa_private_key: write_file(dir, "sa.key", &self.sa_private_pem)?,
+            sa_public_key: write_file(dir, "sa.pub", &self.sa_public_pem)?,
+            dir: dir.to_owned(),
+        })
+    }
+}
+
+/// Where [`Pki::write_files`] put each file, for kube-apiserver's flags.
+pub(crate) struct PkiFiles {
+    pub dir: PathBuf,
+    pub serving_cert: PathBuf,
+    pub serving_key: PathBuf,
+    pub client_ca: PathBuf,
+    pub sa_private_key: PathBuf,
+    pub sa_public_key: PathBuf,
+}
+
+fn write_file(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, Error> {
+    let path = dir.join(name);
+    std::fs::write(&path, contents)
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    Ok(path)
 }
 
 fn new_key() -> Result<KeyPair, Error> {
@@ -152,5 +186,26 @@ mod tests {
         assert!(pki.sa_public_pem.contains("PUBLIC KEY"));
         assert_ne!(pki.serving_ca_pem, pki.client_ca_pem);
         assert_ne!(pki.admin_key_pem, pki.serving_key_pem);
+    }
+
+    #[test]
+    fn writes_what_the_apiserver_reads() {
+        let pki = Pki::generate().expect("generate");
+        let root = tempfile::tempdir().expect("tempdir");
+        let files = pki.write_files(&root.path().join("pki")).expect("write");
+        let read = |p: &Path| std::fs::read_to_string(p).expect("read");
+        assert_eq!(read(&files.serving_cert), pki.serving_cert_pem);
+        assert_eq!(read(&files.serving_key), pki.serving_key_pem);
+        assert_eq!(read(&files.client_ca), pki.client_ca_pem);
+        assert_eq!(read(&files.sa_private_key), pki.sa_private_pem);
+        assert_eq!(read(&files.sa_public_key), pki.sa_public_pem);
+        assert!(files.serving_cert.starts_with(&files.dir));
+
+        let err = pki
+            .write_files(&root.path().join("pki"))
+            .err()
+            .expect("the directory exists now")
+            .to_string();
+        assert!(err.contains("pki"), "{err}");
     }
 }

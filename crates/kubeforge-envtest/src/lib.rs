@@ -1,6 +1,10 @@
 //! A real local Kubernetes control plane (etcd + kube-apiserver) for tests and
 //! `kubeforge run`: the Rust counterpart of controller-runtime's envtest.
 //!
+//! A mock API server accepts whatever a controller sends; a real one applies CRD schemas,
+//! defaulting, RBAC, resource versions and watch semantics, so tests against it fail where
+//! production would.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), kubeforge_envtest::Error> {
 //! use kubeforge_envtest::Environment;
@@ -18,10 +22,16 @@
 //! Binaries come from [`assets::find`]; `kubeforge envtest` ([`assets::ensure`]) builds them.
 //! Unix only: processes are managed with process groups and signals.
 
+#![warn(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod assets;
 mod certs;
+mod control_plane;
+mod crds;
 mod environment;
 mod error;
+mod kubeconfig;
 mod manifests;
 mod process;
 mod rbac;
@@ -29,3 +39,7 @@ mod rbac;
 pub use assets::{Assets, KUBERNETES_VERSION};
 pub use environment::{Environment, EnvironmentBuilder, ProcessIds};
 pub use error::Error;
+
+/// Server-side apply field manager for everything this crate writes, so its fields are
+/// told apart from the operator's under test.
+pub(crate) const FIELD_MANAGER: &str = "kubeforge-envtest";

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
+use walkdir::WalkDir;
 
 use crate::Error;
 
@@ -42,24 +43,8 @@ pub(crate) fn kind(doc: &Value) -> &str {
 /// order is deterministic). Documents of other kinds are ignored: a CRD directory may
 /// also hold a kustomization.yaml.
 pub(crate) fn read_crd_dir(dir: &Path) -> Result<Vec<CustomResourceDefinition>, Error> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(format!("reading CRD directory {}", dir.display()), e))?;
-    let mut files: Vec<PathBuf> = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|e| Error::io(format!("reading CRD directory {}", dir.display()), e))?
-            .path();
-        let manifest = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
-        if manifest && path.is_file() {
-            files.push(path);
-        }
-    }
-    files.sort();
     let mut crds = Vec::new();
-    for file in files {
+    for file in manifest_files(dir)? {
         for doc in read_documents(&file)? {
             if kind(&doc) != "CustomResourceDefinition" {
                 continue;
@@ -73,6 +58,41 @@ pub(crate) fn read_crd_dir(dir: &Path) -> Result<Vec<CustomResourceDefinition>, 
         }
     }
     Ok(crds)
+}
+
+/// The `.yaml`/`.yml`/`.json` files (or symlinks to files) directly inside `dir`, sorted by
+/// name. Subdirectories are not entered, as with `kubectl apply -f <dir>` without `-R`.
+fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let context = || format!("reading CRD directory {}", dir.display());
+    let mut files = Vec::new();
+    for entry in WalkDir::new(dir)
+        .max_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+    {
+        let entry = entry.map_err(|e| Error::io(context(), e.into()))?;
+        if entry.depth() == 0 {
+            // walkdir yields a file root as a single entry; reading it as a directory
+            // would silently find no CRDs.
+            if !entry.file_type().is_dir() {
+                return Err(Error::io(
+                    context(),
+                    std::io::Error::from(std::io::ErrorKind::NotADirectory),
+                ));
+            }
+            continue;
+        }
+        let path = entry.into_path();
+        let manifest = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+        // `Path::is_file` follows symlinks, so a linked manifest counts.
+        if manifest && path.is_file() {
+            files.push(path);
+        }
+    }
+    Ok(files)
 }
 
 #[cfg(test)]
@@ -103,6 +123,53 @@ mod tests {
             .filter_map(|c| c.metadata.name.clone())
             .collect();
         assert_eq!(names, ["foos.example.com", "bars.example.com"]);
+    }
+
+    fn crd_yaml(name: &str) -> String {
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {name}\nspec:\n  group: example.com\n  names: {{kind: Foo, plural: foos}}\n  scope: Namespaced\n  versions: []\n"
+        )
+    }
+
+    #[test]
+    fn reads_files_in_name_order_without_entering_subdirectories() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("c.yml"), crd_yaml("c.example.com")).expect("write");
+        std::fs::write(dir.path().join("a.yaml"), crd_yaml("a.example.com")).expect("write");
+        std::fs::write(dir.path().join("b.YAML"), crd_yaml("upper.example.com")).expect("write");
+        std::fs::create_dir(dir.path().join("b.yaml")).expect("a directory named like a file");
+        std::fs::create_dir(dir.path().join("nested")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("nested/d.yaml"),
+            crd_yaml("nested.example.com"),
+        )
+        .expect("write");
+        std::os::unix::fs::symlink(dir.path().join("c.yml"), dir.path().join("e.yaml"))
+            .expect("symlink");
+        let names: Vec<_> = read_crd_dir(dir.path())
+            .expect("read")
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
+        assert_eq!(names, ["a.example.com", "c.example.com", "c.example.com"]);
+    }
+
+    #[test]
+    fn a_crd_dir_that_is_missing_or_a_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing");
+        let err = read_crd_dir(&missing).expect_err("missing").to_string();
+        assert!(
+            err.starts_with(&format!("reading CRD directory {}: ", missing.display())),
+            "{err}"
+        );
+        let file = dir.path().join("crd.yaml");
+        std::fs::write(&file, crd_yaml("a.example.com")).expect("write");
+        let err = read_crd_dir(&file).expect_err("a file").to_string();
+        assert!(
+            err.starts_with(&format!("reading CRD directory {}: ", file.display())),
+            "{err}"
+        );
     }
 
     #[test]

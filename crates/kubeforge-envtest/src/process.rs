@@ -1,8 +1,9 @@
 //! Child processes (etcd, kube-apiserver) that never outlive their owner.
 //!
-//! Three layers make sure of that: an explicit SIGTERM→SIGKILL (or a plain SIGKILL) of the process group on
-//! drop (also while unwinding from a panic), and on Linux `PR_SET_PDEATHSIG` so the kernel
-//! kills the child if the test process dies without unwinding (SIGKILL, abort, OOM).
+//! Dropping a [`ManagedProcess`] (also while unwinding from a panic) signals its whole
+//! process group, SIGTERM then SIGKILL, and reaps it; on Linux `PR_SET_PDEATHSIG` also has
+//! the kernel kill the child if the test process dies without unwinding (SIGKILL, abort,
+//! OOM).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::Error;
 
+/// A running child with its stdout and stderr in a log file; stopped and reaped on drop.
 pub(crate) struct ManagedProcess {
     name: &'static str,
     child: Option<Child>,
@@ -58,22 +60,7 @@ fn spawn(mut command: Command) -> std::io::Result<Child> {
     // orderly shutdown, and teardown can signal the whole group.
     command.process_group(0);
     #[cfg(target_os = "linux")]
-    {
-        let parent = std::process::id();
-        // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid).
-        unsafe {
-            command.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent may have died between fork and prctl; then nobody would kill us.
-                if libc::getppid() as u32 != parent {
-                    return Err(std::io::Error::other("parent exited during spawn"));
-                }
-                Ok(())
-            });
-        }
-    }
+    die_with_parent(&mut command);
     match spawner() {
         Some(tx) => {
             let (reply_tx, reply_rx) = mpsc::channel();
@@ -88,6 +75,41 @@ fn spawn(mut command: Command) -> std::io::Result<Child> {
         }
         None => command.spawn(),
     }
+}
+
+/// Makes the kernel SIGKILL the child when this process dies, even without unwinding
+/// (`PR_SET_PDEATHSIG`), so a killed test run leaves no control plane behind.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // functions may be called: it calls only prctl and getppid, and builds its errors from
+    // raw OS error codes, which does not allocate.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl; then nobody would kill us.
+            if libc::getppid() as u32 != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sends `signal` to the process group led by `pid`, so children the process started go too.
+///
+/// Callers only signal a group whose leader they have not reaped yet: until then the id
+/// cannot be reused by an unrelated process group.
+#[allow(unsafe_code)]
+fn signal_group(pid: u32, signal: libc::c_int) {
+    // SAFETY: killpg is a plain syscall with no memory-safety preconditions.
+    unsafe { libc::killpg(pid as libc::pid_t, signal) };
 }
 
 impl ManagedProcess {
@@ -165,14 +187,12 @@ impl ManagedProcess {
         };
         // Signal only while unreaped: until then the pid (and group id) cannot be reused.
         if let Ok(None) = child.try_wait() {
-            let pgid = -(self.pid as libc::pid_t);
-            // SAFETY: plain syscall on a process group we created and have not reaped.
             let first = if self.grace.is_zero() {
                 libc::SIGKILL
             } else {
                 libc::SIGTERM
             };
-            unsafe { libc::kill(pgid, first) };
+            signal_group(self.pid, first);
             let deadline = Instant::now() + self.grace;
             let mut delay = Duration::from_millis(5);
             loop {
@@ -185,8 +205,8 @@ impl ManagedProcess {
                             pid = self.pid,
                             "did not stop on SIGTERM; killing"
                         );
-                        // SAFETY: as above, still unreaped.
-                        unsafe { libc::kill(pgid, libc::SIGKILL) };
+                        // Still unreaped, so still our group.
+                        signal_group(self.pid, libc::SIGKILL);
                         break;
                     }
                     Ok(None) => {

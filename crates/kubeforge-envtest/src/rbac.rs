@@ -20,8 +20,8 @@ use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::environment::{Environment, FIELD_MANAGER};
-use crate::{Error, manifests};
+use crate::environment::Environment;
+use crate::{Error, FIELD_MANAGER, manifests};
 
 const RBAC_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -6,22 +6,19 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 
 use crate::cli::AlphaUpdateArgs;
-use crate::project::Project;
+use crate::project::{KubeforgeSource, Project};
 use crate::regenerate;
-use crate::vars::{self, Dependencies};
 
 pub fn run(args: AlphaUpdateArgs) -> Result<ExitCode> {
     let root = std::env::current_dir().context("reading the current directory")?;
-    let project = Project::load(&root)?;
-    let mut deps = Dependencies::from_workspace(&root)?;
+    let mut project = Project::load(&root)?;
+    project.cli_version = crate::KUBEFORGE_VERSION.to_string();
     // A crates.io dependency moves to this kubeforge's version; a path
     // dependency already points at the code being used.
-    for dep in [&mut deps.kubeforge, &mut deps.kubeforge_envtest] {
-        if dep.starts_with("version = ") {
-            *dep = format!("version = \"{}\"", vars::KUBEFORGE_VERSION);
-        }
+    if let KubeforgeSource::Version(version) = &mut project.kubeforge {
+        *version = crate::KUBEFORGE_VERSION.to_string();
     }
-    let (plan, update) = regenerate::plan_update(&root, &project, &deps)?;
+    let (plan, update) = regenerate::plan_update(&root, &project)?;
     for rel in &update.no_longer_scaffolded {
         println!(
             "    note {} is no longer scaffolded; delete it if you don't need it",

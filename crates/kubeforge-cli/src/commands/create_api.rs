@@ -10,45 +10,7 @@ use crate::cli::CreateApiArgs;
 use crate::names;
 use crate::project::{self, Api, Project, Resource};
 use crate::regenerate;
-use crate::scaffold::Plan;
-use crate::templates;
-use crate::vars::{self, Dependencies};
-
-/// Marker lines in generated files, and the fragment each one receives.
-/// Fragments are one-liners, so they live here rather than as files in
-/// templates/ (which holds only whole files, laid out as they land).
-mod markers {
-    pub const GROUPS: (&str, &str) = (
-        "// +kubeforge:scaffold:groups",
-        "pub mod {{ group_module }};",
-    );
-    pub const VERSIONS: (&str, &str) =
-        ("// +kubeforge:scaffold:versions", "pub mod {{ version }};");
-    pub const KINDS: (&str, &str) = (
-        "// +kubeforge:scaffold:kinds",
-        "mod {{ kind_snake }};\npub use {{ kind_snake }}::*;",
-    );
-    pub const CONTROLLER_MODULES: (&str, &str) = (
-        "// +kubeforge:scaffold:controllers",
-        "pub mod {{ controller_module }};",
-    );
-    pub const CONTROLLER_WIRING: (&str, &str) = (
-        "// +kubeforge:scaffold:controllers",
-        "manager.add_controller(\"{{ controller_name }}\", controller::{{ controller_module }}::run);",
-    );
-    pub const CRD_KUSTOMIZATION: (&str, &str) = (
-        "# +kubebuilder:scaffold:crdkustomizeresource",
-        "- bases/{{ api_group }}_{{ plural }}.yaml",
-    );
-    pub const SAMPLES_KUSTOMIZATION: (&str, &str) = (
-        "# +kubebuilder:scaffold:manifestskustomizesamples",
-        "- {{ group }}_{{ version }}_{{ kind_lower }}.yaml",
-    );
-    pub const RBAC_KUSTOMIZATION: (&str, &str) = (
-        "# +kubeforge:scaffold:rbac",
-        "- {{ group }}_{{ kind_lower }}_admin_role.yaml\n- {{ group }}_{{ kind_lower }}_editor_role.yaml\n- {{ group }}_{{ kind_lower }}_viewer_role.yaml",
-    );
-}
+use crate::scaffold::{self, Plan, ResourceModel};
 
 pub fn run(args: CreateApiArgs) -> Result<()> {
     let root = std::env::current_dir()?;
@@ -64,18 +26,41 @@ pub fn run(args: CreateApiArgs) -> Result<()> {
 }
 
 /// Everything `create api` would write, checked, without touching the
-/// disk: the scaffold, and the updated record of the pristine scaffold that
-/// `kubeforge alpha update` merges against.
+/// disk: the scaffold, PROJECT, and the updated record of the pristine
+/// scaffold that `kubeforge alpha update` merges against.
 pub fn plan(args: &CreateApiArgs, root: &Path) -> Result<Plan> {
-    let (mut plan, project) = plan_scaffold(args, root)?;
-    let deps = Dependencies::from_workspace(root)?;
-    regenerate::record_base(&mut plan, &project, &deps)?;
+    let mut project = Project::load(root)?;
+    let resource = validate(args, &project)?;
+    let model = ResourceModel::new(&project, &resource);
+    let mut plan = Plan::new(root);
+    if args.resource {
+        scaffold::api(&mut plan, &model)?;
+    }
+    if args.controller {
+        let controller_file = format!("manager/src/controller/{}.rs", model.controller_module);
+        if plan.exists(&controller_file) {
+            bail!(
+                "a controller for {} already exists ({controller_file}); pass --controller=false to add only the new version",
+                resource.kind
+            );
+        }
+        scaffold::controller(&mut plan, &model)?;
+    }
+    match project.find_resource_mut(&resource.group, &resource.version, &resource.kind) {
+        Some(existing) => existing.controller |= args.controller,
+        None => project.resources.push(Resource {
+            controller: args.controller,
+            ..resource
+        }),
+    }
+    plan.update(project::FILE_NAME, project.render()?)?;
+    regenerate::record_base(&mut plan, &project)?;
     Ok(plan)
 }
 
-/// The scaffold part of [`plan`]; also what regeneration replays.
-pub(crate) fn plan_scaffold(args: &CreateApiArgs, root: &Path) -> Result<(Plan, Project)> {
-    let mut project = Project::load(root)?;
+/// The flags, checked against each other and the project, as the resource
+/// they name: a new kind, or (`--resource=false`) an existing one.
+fn validate(args: &CreateApiArgs, project: &Project) -> Result<Resource> {
     names::validate_version(&args.version)?;
     names::validate_kind(&args.kind)?;
     if !args.resource && !args.controller {
@@ -90,112 +75,11 @@ pub(crate) fn plan_scaffold(args: &CreateApiArgs, root: &Path) -> Result<(Plan, 
             "plural `{plural}` is invalid; allowed: lowercase letters and digits, starting with a letter (e.g. myapps)"
         );
     }
-
-    let resource = if args.resource {
-        new_resource(args, &project)?
-    } else {
-        existing_or_builtin(args, &project)?
-    };
-
-    let controller_module = controller_module(&project, &resource);
-    let ctx = vars::resource_context(&project, &resource, &controller_module);
-    let mut plan = Plan::new(root);
-
     if args.resource {
-        for file in templates::render_scaffold("api", &ctx)? {
-            // Group and version modules are shared by every kind in them:
-            // create them once, then only insert at their markers.
-            let shared = file.path.ends_with("mod.rs")
-                || file
-                    .path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().contains("_role.yaml"));
-            if shared && root.join(&file.path).exists() {
-                continue;
-            }
-            plan.create(&file.path, file.contents)?;
-        }
-        let group_mod = format!("api/src/{}/mod.rs", ctx_str(&ctx, "group_dir"));
-        let version_mod = format!(
-            "api/src/{}/{}/mod.rs",
-            ctx_str(&ctx, "group_dir"),
-            resource.version
-        );
-        insert(&mut plan, "api/src/lib.rs", markers::GROUPS, &ctx)?;
-        insert(&mut plan, &group_mod, markers::VERSIONS, &ctx)?;
-        insert(&mut plan, &version_mod, markers::KINDS, &ctx)?;
-        insert(
-            &mut plan,
-            "config/crd/kustomization.yaml",
-            markers::CRD_KUSTOMIZATION,
-            &ctx,
-        )?;
-        insert(
-            &mut plan,
-            "config/samples/kustomization.yaml",
-            markers::SAMPLES_KUSTOMIZATION,
-            &ctx,
-        )?;
-        insert(
-            &mut plan,
-            "config/rbac/kustomization.yaml",
-            markers::RBAC_KUSTOMIZATION,
-            &ctx,
-        )?;
+        new_resource(args, project)
+    } else {
+        existing_or_builtin(args, project)
     }
-
-    if args.controller {
-        let controller_file = format!("manager/src/controller/{controller_module}.rs");
-        if root.join(&controller_file).exists() {
-            bail!(
-                "a controller for {} already exists ({controller_file}); pass --controller=false to add only the new version",
-                resource.kind
-            );
-        }
-        for file in templates::render_scaffold("controller", &ctx)? {
-            plan.create(&file.path, file.contents)?;
-        }
-        insert(
-            &mut plan,
-            "manager/src/controller/mod.rs",
-            markers::CONTROLLER_MODULES,
-            &ctx,
-        )?;
-        insert(
-            &mut plan,
-            "manager/src/main.rs",
-            markers::CONTROLLER_WIRING,
-            &ctx,
-        )?;
-    }
-
-    match project.find_resource_mut(&resource.group, &resource.version, &resource.kind) {
-        Some(existing) => existing.controller |= args.controller,
-        None => {
-            let mut resource = resource;
-            resource.controller = args.controller;
-            project.resources.push(resource);
-        }
-    }
-    plan.update(project::FILE_NAME, project.render()?)?;
-    Ok((plan, project))
-}
-
-fn ctx_str(ctx: &tera::Context, key: &str) -> String {
-    ctx.get(key)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn insert(
-    plan: &mut Plan,
-    file: &str,
-    (marker, fragment): (&str, &str),
-    ctx: &tera::Context,
-) -> Result<()> {
-    let fragment = templates::render_str(marker, fragment, ctx)?;
-    plan.insert_at_marker(file, marker, &fragment)
 }
 
 /// A new kind of this project: validated against what PROJECT already has.
@@ -255,10 +139,10 @@ fn new_resource(args: &CreateApiArgs, project: &Project) -> Result<Resource> {
             other.kind
         );
     }
-    let group_module = names::group_module(&args.group);
     let path = format!(
-        "{}_api::{group_module}::{}::{}",
-        project.project_name.replace('-', "_"),
+        "{}::{}::{}::{}",
+        names::crate_ident(&format!("{}-api", project.project_name)),
+        names::group_module(&args.group),
         args.version,
         args.kind
     );
@@ -275,7 +159,6 @@ fn new_resource(args: &CreateApiArgs, project: &Project) -> Result<Resource> {
         path,
         plural,
         version: args.version.clone(),
-        webhooks: None,
     })
 }
 
@@ -307,7 +190,6 @@ fn existing_or_builtin(args: &CreateApiArgs, project: &Project) -> Result<Resour
         ),
         plural: builtin.plural.to_string(),
         version: builtin.version.to_string(),
-        webhooks: None,
     })
 }
 
@@ -338,19 +220,4 @@ fn find_builtin(group: &str, version: &str, kind: &str) -> Result<&'static Built
         "--resource=false needs an existing kind: {group}/{version} has no kind {kind}; allowed: {}",
         in_group.join(", ")
     )
-}
-
-/// The controller's module: the kind in snake_case, qualified by the group
-/// when another group of the project has a kind of the same name.
-fn controller_module(project: &Project, resource: &Resource) -> String {
-    let kind_snake = names::snake_case(&resource.kind);
-    let clash = project
-        .resources
-        .iter()
-        .any(|r| r.kind == resource.kind && r.group != resource.group);
-    if clash {
-        format!("{}_{kind_snake}", resource.group.replace(['.', '-'], "_"))
-    } else {
-        kind_snake
-    }
 }

@@ -6,14 +6,13 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::cli::InitArgs;
 use crate::names;
-use crate::project::{self, Project};
+use crate::paths;
+use crate::project::{self, KubeforgeSource, Project};
 use crate::regenerate;
-use crate::scaffold::Plan;
-use crate::templates;
-use crate::vars::{self, Dependencies, KubeforgeSource};
+use crate::scaffold::{self, Plan};
 
 pub fn run(args: InitArgs) -> Result<()> {
-    let root = vars::absolute(&args.dir)?;
+    let root = paths::absolute(&args.dir)?;
     let (plan, project_name) = plan(&args, &root)?;
     plan.apply()?;
     println!("Created project {project_name} in {}", root.display());
@@ -49,52 +48,28 @@ pub(crate) fn plan(args: &InitArgs, root: &Path) -> Result<(Plan, String)> {
         bail!("--owner must be one line without double quotes (e.g. \"The MyApp Authors\")");
     }
 
-    let source = match (
+    let kubeforge = match (
         &args.dependency.kubeforge_path,
         &args.dependency.kubeforge_version,
     ) {
-        (Some(path), _) => KubeforgeSource::Path(
-            std::fs::canonicalize(path)
-                .with_context(|| format!("--kubeforge-path {}", path.display()))?,
-        ),
+        (Some(checkout), _) => KubeforgeSource::checkout(checkout, root)?,
         (None, Some(version)) => KubeforgeSource::Version(version.clone()),
-        (None, None) => KubeforgeSource::default_for_this_build(),
+        (None, None) => KubeforgeSource::default_for_this_build(root)?,
     };
 
     let project = Project {
-        cli_version: vars::KUBEFORGE_VERSION.to_string(),
+        cli_version: crate::KUBEFORGE_VERSION.to_string(),
         domain: args.domain.clone(),
+        kubeforge,
         layout: vec![project::LAYOUT.to_string()],
-        license: args.license.key().to_string(),
+        license: args.license,
         owner: args.owner.clone(),
         project_name: project_name.clone(),
         resources: Vec::new(),
         version: "3".to_string(),
     };
-    let deps = Dependencies {
-        kubeforge: source.toml_for("kubeforge", root)?,
-        kubeforge_envtest: source.toml_for("kubeforge-envtest", root)?,
-    };
     let mut plan = Plan::new(root);
-    add_scaffold(&mut plan, &project, &deps)?;
-    regenerate::record_base(&mut plan, &project, &deps)?;
+    scaffold::init(&mut plan, &project)?;
+    regenerate::record_base(&mut plan, &project)?;
     Ok((plan, project_name))
-}
-
-/// Plans the files of a new project: the `init` templates, PROJECT and an
-/// empty generated role. Shared with regeneration, which replays `init`.
-pub(crate) fn add_scaffold(plan: &mut Plan, project: &Project, deps: &Dependencies) -> Result<()> {
-    let mut ctx = vars::project_context(project);
-    deps.insert_into(&mut ctx);
-    for file in templates::render_scaffold("init", &ctx)? {
-        plan.create(file.path, file.contents)?;
-    }
-    plan.create(project::FILE_NAME, project.render()?)?;
-    // Generated like every later role.yaml, so `manifests --check` agrees.
-    let no_rules = kubeforge_codegen::rbac::merge(&[]);
-    plan.create(
-        super::manifests::ROLE_FILE,
-        kubeforge_codegen::rbac::render_role_yaml(&no_rules, "manager-role"),
-    )?;
-    Ok(())
 }

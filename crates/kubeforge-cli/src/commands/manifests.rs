@@ -16,11 +16,11 @@ use anyhow::{Context as _, Result, bail};
 use crate::cli::ManifestsArgs;
 use crate::project::Project;
 use crate::scaffold::Plan;
+use crate::scaffold::marker::Marker;
 
 const CRD_KUSTOMIZATION: &str = "config/crd/kustomization.yaml";
 const CRD_BASES: &str = "config/crd/bases";
-const CRD_MARKER: &str = "# +kubebuilder:scaffold:crdkustomizeresource";
-pub const ROLE_FILE: &str = "config/rbac/role.yaml";
+pub use crate::scaffold::ROLE_FILE;
 const DEFAULT_KUSTOMIZATION: &str = "config/default/kustomization.yaml";
 
 pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
@@ -116,7 +116,7 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
         if root.join(CRD_KUSTOMIZATION).exists() {
             plan.insert_at_marker(
                 CRD_KUSTOMIZATION,
-                CRD_MARKER,
+                Marker::CrdResources,
                 &format!("- bases/{}", rendered.file_name),
             )?;
         }

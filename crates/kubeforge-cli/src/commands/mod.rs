@@ -27,8 +27,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Version => {
             println!(
                 "kubeforge {}\nkube 5, k8s-openapi 0.29 (Kubernetes {})",
-                crate::vars::KUBEFORGE_VERSION,
-                crate::vars::KUBERNETES_VERSION
+                crate::KUBEFORGE_VERSION,
+                crate::KUBERNETES_VERSION
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -58,7 +58,8 @@ pub fn print_summary(plan: &crate::scaffold::Plan) {
 
 #[cfg(test)]
 mod tests {
-    use crate::cli::{CreateApiArgs, DependencyArgs, InitArgs, License};
+    use crate::cli::{CreateApiArgs, DependencyArgs, InitArgs};
+    use crate::project::License;
 
     fn api(
         group: &str,
@@ -107,8 +108,8 @@ mod tests {
                 .apply()
                 .unwrap();
         }
-        let rendered = crate::templates::rendered_template_names();
-        let unused: Vec<String> = crate::templates::all_template_names()
+        let rendered = crate::scaffold::templates::rendered_template_names();
+        let unused: Vec<String> = crate::scaffold::templates::all_template_names()
             .into_iter()
             .filter(|name| !rendered.contains(name))
             .collect();

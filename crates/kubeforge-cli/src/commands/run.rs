@@ -245,6 +245,7 @@ async fn wait(manager: &mut Option<Child>) -> std::io::Result<ExitStatus> {
 async fn stop_manager(mut child: Child) -> Result<ExitStatus> {
     if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
         // SAFETY: kill(2) with a pid we spawned and have not reaped.
+        #[allow(unsafe_code)]
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }

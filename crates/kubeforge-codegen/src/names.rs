@@ -36,17 +36,32 @@ pub fn validate_dns1123_subdomain(what: &str, value: &str) -> Result<(), Invalid
             "{what} `{value}` is longer than 253 characters; allowed: {allowed}"
         ));
     }
-    for label in value.split('.') {
-        if !is_dns1123_label(label) {
-            return invalid(format!(
-                "{what} `{value}` is not a DNS-1123 subdomain; allowed: {allowed}"
-            ));
-        }
+    if !is_dns1123_subdomain(value) {
+        return invalid(format!(
+            "{what} `{value}` is not a DNS-1123 subdomain; allowed: {allowed}"
+        ));
     }
     Ok(())
 }
 
-fn is_dns1123_label(label: &str) -> bool {
+/// A DNS-1123 subdomain: dot-separated [DNS-1123 labels](is_dns1123_label),
+/// at most 253 characters in all. API groups, namespaced object names and
+/// most other Kubernetes names are subdomains.
+pub fn is_dns1123_subdomain(value: &str) -> bool {
+    !value.is_empty() && value.len() <= 253 && value.split('.').all(is_dns1123_label)
+}
+
+/// A DNS-1123 subdomain with at least one dot, as the API server requires of
+/// a CustomResourceDefinition's group (`apps.example.com`, not `example`):
+/// the CRD is named `<plural>.<group>`, and a dot-less group could collide
+/// with a built-in one.
+pub fn is_crd_group(value: &str) -> bool {
+    value.contains('.') && is_dns1123_subdomain(value)
+}
+
+/// One DNS-1123 label: lowercase alphanumerics and '-', 1 to 63 characters,
+/// starting and ending with an alphanumeric.
+pub fn is_dns1123_label(label: &str) -> bool {
     let bytes = label.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63
@@ -74,31 +89,31 @@ pub fn validate_project_name(value: &str) -> Result<(), InvalidName> {
 
 /// Kubernetes API versions: v1, v1alpha1, v2beta3 ...
 pub fn validate_version(value: &str) -> Result<(), InvalidName> {
-    let ok = (|| {
-        let rest = value.strip_prefix('v')?;
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let (major, rest) = rest.split_at(digits);
-        if major.is_empty() || major.starts_with('0') {
-            return None;
-        }
-        if rest.is_empty() {
-            return Some(());
-        }
-        let rest = rest
-            .strip_prefix("alpha")
-            .or_else(|| rest.strip_prefix("beta"))?;
-        let ok =
-            !rest.is_empty() && !rest.starts_with('0') && rest.bytes().all(|b| b.is_ascii_digit());
-        ok.then_some(())
-    })()
-    .is_some();
-    if ok {
+    if is_version(value) {
         Ok(())
     } else {
         invalid(format!(
             "version `{value}` is invalid; allowed: v<N>, v<N>alpha<M> or v<N>beta<M> with N, M positive integers (e.g. v1, v1alpha1, v2beta3)"
         ))
     }
+}
+
+/// A Kubernetes API version: `v<N>`, `v<N>alpha<M>` or `v<N>beta<M>` with
+/// N, M positive integers without leading zeros (v1, v1alpha1, v2beta3).
+/// Only these sort the way kubectl and the API server order versions.
+pub fn is_version(value: &str) -> bool {
+    fn positive(digits: &str) -> bool {
+        !digits.is_empty() && !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit())
+    }
+    let Some(rest) = value.strip_prefix('v') else {
+        return false;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (major, rest) = rest.split_at(digits);
+    positive(major)
+        && (rest.is_empty()
+            || rest.strip_prefix("alpha").is_some_and(positive)
+            || rest.strip_prefix("beta").is_some_and(positive))
 }
 
 /// Rust's strict and reserved keywords: a kind whose module name is one of
@@ -149,10 +164,7 @@ const PRELUDE_NAMES: &[&str] = &[
 /// A kind must be UpperCamelCase (Kubernetes convention, and it becomes a Rust
 /// type name) and must yield usable Rust identifiers.
 pub fn validate_kind(value: &str) -> Result<(), InvalidName> {
-    let camel = value.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        && value.chars().all(|c| c.is_ascii_alphanumeric())
-        && value.len() <= 63;
-    if !camel {
+    if !is_kind(value) {
         return invalid(format!(
             "kind `{value}` is not UpperCamelCase; allowed: an ASCII letter A-Z followed by letters and digits, at most 63 characters (e.g. MyApp, CacheCluster)"
         ));
@@ -169,6 +181,16 @@ pub fn validate_kind(value: &str) -> Result<(), InvalidName> {
         ));
     }
     Ok(())
+}
+
+/// A kind's spelling: UpperCamelCase ASCII (a letter A-Z, then letters and
+/// digits), at most 63 characters, since its lowercase form is a DNS label
+/// (the CRD's singular name). [`validate_kind`] adds the Rust-specific rules
+/// for kinds kubeforge generates modules for.
+pub fn is_kind(value: &str) -> bool {
+    value.len() <= 63
+        && value.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && value.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// Turns a kind into snake_case the way Rust module names expect:
@@ -253,7 +275,19 @@ pub fn is_plural_name(value: &str) -> bool {
 /// A module name for an API group: `apps` -> `apps`, `batch.tutorial` ->
 /// `batch_tutorial`, `my-group` -> `my_group`, keywords as raw identifiers.
 pub fn group_module(group: &str) -> String {
-    rust_ident(&group.replace(['.', '-'], "_"))
+    rust_ident(&group_dir(group))
+}
+
+/// The directory (and plain identifier) for an API group: dots and dashes
+/// become underscores, so `batch.tutorial` lives in `api/src/batch_tutorial/`.
+pub fn group_dir(group: &str) -> String {
+    group.replace(['.', '-'], "_")
+}
+
+/// The Rust name of a crate named with dashes (`myapp-api` -> `myapp_api`):
+/// what `use` statements and type paths spell.
+pub fn crate_ident(crate_name: &str) -> String {
+    crate_name.replace('-', "_")
 }
 
 /// A module name that is a keyword is written as a raw identifier.
@@ -355,6 +389,48 @@ mod tests {
             ".a",
         ] {
             assert!(validate_dns1123_subdomain("domain", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn predicates_agree_with_validators() {
+        for v in ["v1", "v2", "v1alpha1", "v2beta3", "v1beta", "v0", "V1", "v1gamma1", ""] {
+            assert_eq!(is_version(v), validate_version(v).is_ok(), "{v}");
+        }
+        for k in ["MyApp", "DNSRecord", "App2", "myApp", "My_App", "", "Ünicode"] {
+            assert_eq!(is_kind(k), validate_kind(k).is_ok(), "{k}");
+        }
+        for d in ["example.com", "infra", "a-b.c1", "Example.com", "a..b", "", "-a"] {
+            assert_eq!(
+                is_dns1123_subdomain(d),
+                validate_dns1123_subdomain("domain", d).is_ok(),
+                "{d}"
+            );
+        }
+        // Rust-only rules stay in validate_kind: `Box` is a fine kind to
+        // Kubernetes but would shadow the prelude in generated code.
+        assert!(is_kind("Box") && validate_kind("Box").is_err());
+    }
+
+    #[test]
+    fn lengths_are_limited() {
+        assert!(is_dns1123_label(&"a".repeat(63)));
+        assert!(!is_dns1123_label(&"a".repeat(64)));
+        let long = vec!["a".repeat(63); 4].join(".");
+        assert_eq!(long.len(), 255);
+        assert!(!is_dns1123_subdomain(&long));
+        assert!(is_dns1123_subdomain(&long[..253]));
+        assert!(is_kind(&format!("A{}", "b".repeat(62))));
+        assert!(!is_kind(&format!("A{}", "b".repeat(63))));
+    }
+
+    #[test]
+    fn crd_groups_need_a_dot() {
+        for ok in ["apps.example.com", "a.b", "my-group.io"] {
+            assert!(is_crd_group(ok), "{ok}");
+        }
+        for bad in ["example", "", "Apps.example.com", "a..b", ".a", "a."] {
+            assert!(!is_crd_group(bad), "{bad}");
         }
     }
 

@@ -6,6 +6,10 @@
 //! everything it did if any step fails. So bad input, a missing marker or a
 //! full disk never leaves half a scaffold behind, and a user's edited file is
 //! never overwritten: creating a file that exists is refused while planning.
+//!
+//! A plan can also start from nothing ([`Plan::in_memory`]): that is how the
+//! pristine scaffold is replayed for the scaffold record and `alpha update`,
+//! with the same steps and no scratch directory.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -13,6 +17,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
+
+use super::marker::Marker;
 
 /// What happens to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,28 +38,76 @@ enum Change {
 /// order of writes (and of what the command prints) is deterministic.
 #[derive(Debug)]
 pub struct Plan {
-    root: PathBuf,
+    /// The project directory; `None` for a plan over an empty tree that is
+    /// only ever read back, never applied.
+    root: Option<PathBuf>,
     changes: BTreeMap<PathBuf, Change>,
 }
 
 impl Plan {
+    /// A plan over the project at `root`: files on disk are what it reads
+    /// and must not overwrite.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Plan {
-            root: root.into(),
+            root: Some(root.into()),
             changes: BTreeMap::new(),
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// A plan over an empty tree, to compute what a scaffold produces.
+    pub fn in_memory() -> Self {
+        Plan {
+            root: None,
+            changes: BTreeMap::new(),
+        }
+    }
+
+    /// The project directory, for a plan over one.
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
+    /// The file on disk behind `rel`, if this plan is over a directory.
+    fn on_disk(&self, rel: &Path) -> Option<PathBuf> {
+        self.root.as_ref().map(|root| root.join(rel))
+    }
+
+    /// Whether `rel` exists as this plan would leave it.
+    pub fn exists(&self, rel: impl AsRef<Path>) -> bool {
+        let rel = rel.as_ref();
+        match self.changes.get(rel) {
+            Some(Change::Remove { .. }) => false,
+            Some(_) => true,
+            None => self
+                .on_disk(rel)
+                .is_some_and(|path| path.exists() || path.is_symlink()),
+        }
+    }
+
+    fn read_disk(&self, rel: &Path) -> Result<String> {
+        let path = self
+            .on_disk(rel)
+            .with_context(|| format!("{} does not exist", rel.display()))?;
+        fs::read_to_string(path).with_context(|| format!("reading {}", rel.display()))
+    }
+
+    /// The files this plan creates, path -> contents: for a plan from
+    /// [`Plan::in_memory`], the whole tree.
+    pub fn into_created(self) -> BTreeMap<PathBuf, String> {
+        self.changes
+            .into_iter()
+            .filter_map(|(rel, change)| match change {
+                Change::Create(text) => Some((rel, text)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Plans a new file. Refuses when it exists on disk (it may hold the
     /// user's edits) or when the plan already creates it.
     pub fn create(&mut self, rel: impl Into<PathBuf>, contents: String) -> Result<()> {
         let rel = rel.into();
-        let path = self.root.join(&rel);
-        if path.exists() || path.is_symlink() {
+        if self.exists(&rel) && !self.changes.contains_key(&rel) {
             bail!(
                 "{} already exists; kubeforge never overwrites a file you may have edited (move it away and run the command again)",
                 rel.display()
@@ -74,8 +128,7 @@ impl Plan {
             Some(Change::Create(text)) => Ok(text.clone()),
             Some(Change::Update { new, .. }) => Ok(new.clone()),
             Some(Change::Remove { .. }) => bail!("{} is planned for removal", rel.display()),
-            None => fs::read_to_string(self.root.join(rel))
-                .with_context(|| format!("reading {}", rel.display())),
+            None => self.read_disk(rel),
         }
     }
 
@@ -90,8 +143,7 @@ impl Plan {
                 self.changes.insert(rel, Change::Update { original, new });
             }
             None => {
-                let original = fs::read_to_string(self.root.join(&rel))
-                    .with_context(|| format!("reading {}", rel.display()))?;
+                let original = self.read_disk(&rel)?;
                 if original != new {
                     self.changes.insert(rel, Change::Update { original, new });
                 }
@@ -104,7 +156,7 @@ impl Plan {
     /// created when missing, replaced when different, untouched when equal.
     pub fn write_generated(&mut self, rel: impl Into<PathBuf>, contents: String) -> Result<()> {
         let rel = rel.into();
-        if self.root.join(&rel).exists() || self.changes.contains_key(&rel) {
+        if self.exists(&rel) {
             self.update(rel, contents)
         } else {
             self.create(rel, contents)
@@ -114,24 +166,23 @@ impl Plan {
     /// Plans removing a file kubeforge owns.
     pub fn remove(&mut self, rel: impl Into<PathBuf>) -> Result<()> {
         let rel = rel.into();
-        let original = fs::read_to_string(self.root.join(&rel))
-            .with_context(|| format!("reading {}", rel.display()))?;
+        let original = self.read_disk(&rel)?;
         self.changes.insert(rel, Change::Remove { original });
         Ok(())
     }
 
-    /// Inserts `fragment` just before the line holding `marker` in a file,
-    /// indented like the marker. Idempotent: if the fragment's text is
-    /// already in the file, nothing changes.
+    /// Inserts `fragment` just before `marker`'s line in a file (see
+    /// [`Marker::insert`]): idempotent, indented like the marker.
     pub fn insert_at_marker(
         &mut self,
         rel: impl AsRef<Path>,
-        marker: &str,
+        marker: Marker,
         fragment: &str,
     ) -> Result<()> {
         let rel = rel.as_ref();
         let text = self.read(rel)?;
-        let new = insert_at_marker(&text, marker, fragment)
+        let new = marker
+            .insert(rel, &text, fragment)
             .with_context(|| format!("updating {}", rel.display()))?;
         self.update(rel.to_path_buf(), new)
     }
@@ -159,8 +210,11 @@ impl Plan {
     /// written is undone (created files and directories removed, updated files
     /// restored) and the error is returned.
     pub fn apply(self) -> Result<()> {
+        let Some(root) = self.root.clone() else {
+            bail!("internal error: an in-memory plan cannot be applied");
+        };
         let mut journal = Journal::default();
-        match self.apply_all(&mut journal) {
+        match self.apply_all(&root, &mut journal) {
             Ok(()) => Ok(()),
             Err(err) => {
                 journal.roll_back();
@@ -169,11 +223,11 @@ impl Plan {
         }
     }
 
-    fn apply_all(&self, journal: &mut Journal) -> Result<()> {
+    fn apply_all(&self, root: &Path, journal: &mut Journal) -> Result<()> {
         // Re-check right before writing: a file may have appeared or changed
         // since planning, and it would be the user's.
         for (rel, change) in &self.changes {
-            let path = self.root.join(rel);
+            let path = root.join(rel);
             match change {
                 Change::Create(_) if path.exists() || path.is_symlink() => {
                     bail!(
@@ -194,7 +248,7 @@ impl Plan {
             }
         }
         for (rel, change) in &self.changes {
-            let path = self.root.join(rel);
+            let path = root.join(rel);
             if let Change::Remove { original } = change {
                 fs::remove_file(&path).with_context(|| format!("removing {}", rel.display()))?;
                 journal.removed.push((path, original.clone()));
@@ -283,101 +337,26 @@ fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
     })
 }
 
-/// Pure text insertion behind [`Plan::insert_at_marker`].
-pub fn insert_at_marker(text: &str, marker: &str, fragment: &str) -> Result<String> {
-    let fragment = fragment.trim_end_matches('\n');
-    if fragment.trim().is_empty() {
-        return Ok(text.to_string());
-    }
-    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let Some(index) = lines.iter().position(|l| l.trim() == marker) else {
-        bail!(
-            "scaffold marker `{marker}` not found; put the marker line back so kubeforge can insert code there"
-        );
-    };
-    // Idempotent: compare ignoring indentation, line by line.
-    let trimmed_fragment: Vec<&str> = fragment.lines().map(str::trim).collect();
-    let trimmed_text: Vec<&str> = text.lines().map(str::trim).collect();
-    if trimmed_text
-        .windows(trimmed_fragment.len())
-        .any(|w| w == trimmed_fragment.as_slice())
-    {
-        return Ok(text.to_string());
-    }
-    // A one-line `mod` declaration joins the run of them above the marker in
-    // sorted order, where rustfmt would put it, so the scaffold stays
-    // `cargo fmt --check` clean whatever order kinds are added in.
-    let indent: String = lines[index]
-        .chars()
-        .take_while(|c| c.is_whitespace() && *c != '\n')
-        .collect();
-    let mut index = index;
-    if fragment.lines().count() == 1 && fragment.trim_start().starts_with("pub mod ") {
-        let new_line = fragment.trim();
-        while index > 0 {
-            let above = lines[index - 1].trim();
-            if above.starts_with("pub mod ") && above > new_line {
-                index -= 1;
-            } else {
-                break;
-            }
-        }
-    }
-    let mut block = String::new();
-    for line in fragment.lines() {
-        if line.trim().is_empty() {
-            block.push('\n');
-        } else {
-            block.push_str(&indent);
-            block.push_str(line);
-            block.push('\n');
-        }
-    }
-    let block: &str = &block;
-    lines.insert(index, block);
-    Ok(lines.concat())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn inserts_before_marker_with_its_indent() {
-        let text = "fn main() {\n    a();\n    // +marker\n}\n";
-        let out = insert_at_marker(text, "// +marker", "b();\nc();").unwrap();
+    fn in_memory_plans_read_back_what_they_create() {
+        let mut plan = Plan::in_memory();
+        plan.create("a/b.rs", "x\n// +kubeforge:scaffold:kinds\n".into())
+            .unwrap();
+        assert!(plan.exists("a/b.rs") && !plan.exists("c"));
+        plan.insert_at_marker("a/b.rs", Marker::Kinds, "y").unwrap();
+        assert!(plan.read("c").is_err());
+        assert!(plan.apply().is_err(), "nowhere to apply to");
+        let mut plan = Plan::in_memory();
+        plan.create("a", "1".into()).unwrap();
+        plan.update("a", "2".into()).unwrap();
         assert_eq!(
-            out,
-            "fn main() {\n    a();\n    b();\n    c();\n    // +marker\n}\n"
+            plan.into_created(),
+            [(PathBuf::from("a"), "2".to_string())].into()
         );
-        let again = insert_at_marker(&out, "// +marker", "b();\nc();").unwrap();
-        assert_eq!(again, out, "insertion is idempotent");
-    }
-
-    #[test]
-    fn mod_declarations_are_inserted_sorted() {
-        let text = "pub mod beta;\npub mod delta;\n// +marker\n";
-        let out = insert_at_marker(text, "// +marker", "pub mod alpha;").unwrap();
-        assert_eq!(
-            out,
-            "pub mod alpha;\npub mod beta;\npub mod delta;\n// +marker\n"
-        );
-        let out = insert_at_marker(&out, "// +marker", "pub mod gamma;").unwrap();
-        assert_eq!(
-            out,
-            "pub mod alpha;\npub mod beta;\npub mod delta;\npub mod gamma;\n// +marker\n"
-        );
-        let out = insert_at_marker(&out, "// +marker", "pub mod charlie;").unwrap();
-        assert!(
-            out.starts_with("pub mod alpha;\npub mod beta;\npub mod charlie;\npub mod delta;\n"),
-            "{out}"
-        );
-    }
-
-    #[test]
-    fn missing_marker_is_an_error() {
-        let err = insert_at_marker("x\n", "// +marker", "y").unwrap_err();
-        assert!(err.to_string().contains("`// +marker` not found"), "{err}");
     }
 
     #[test]

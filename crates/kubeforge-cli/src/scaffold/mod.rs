@@ -1,0 +1,71 @@
+//! The scaffolding pipeline, one direction only:
+//!
+//! ```text
+//! user input ──commands/ validate──▶ PROJECT model (project.rs)
+//!            ──model.rs──▶ every derived name, once (ProjectModel / ResourceModel)
+//!            ──templates.rs──▶ files + insertions at markers (templates/<scaffold>/ + <scaffold>.yaml)
+//!            ──plan.rs──▶ all-or-nothing writes (or an in-memory tree for the record)
+//! ```
+//!
+//! The steps below are what each command scaffolds; `commands/` validates
+//! input and calls them, and [`crate::record`] replays them from PROJECT.
+//! Adding a scaffold is: a directory under `templates/`, its declaration
+//! (`templates/<name>.yaml`), a [`templates::Scaffold`] variant, the
+//! variables it needs in [`model`], and a step here.
+
+pub mod marker;
+pub mod model;
+pub mod plan;
+pub mod templates;
+
+use anyhow::Result;
+
+pub use model::{ProjectModel, ResourceModel};
+pub use plan::Plan;
+use templates::Scaffold;
+
+use crate::project::{self, Project};
+
+/// The generated role; `kubeforge manifests` owns it after `init`.
+pub const ROLE_FILE: &str = "config/rbac/role.yaml";
+
+/// A new project: the `init` templates, PROJECT, and the role with no rules
+/// (generated like every later role.yaml, so `manifests --check` agrees).
+pub fn init(plan: &mut Plan, project: &Project) -> Result<()> {
+    templates::render(Scaffold::Init, &ProjectModel::new(project), plan)?;
+    plan.create(project::FILE_NAME, project.render()?)?;
+    let no_rules = kubeforge_codegen::rbac::merge(&[]);
+    plan.create(
+        ROLE_FILE,
+        kubeforge_codegen::rbac::render_role_yaml(&no_rules, "manager-role"),
+    )
+}
+
+/// A kind's types, sample and roles, wired into the API crate and config/.
+pub fn api(plan: &mut Plan, model: &ResourceModel) -> Result<()> {
+    templates::render(Scaffold::Api, model, plan)
+}
+
+/// A controller for a kind, wired into the manager.
+pub fn controller(plan: &mut Plan, model: &ResourceModel) -> Result<()> {
+    templates::render(Scaffold::Controller, model, plan)
+}
+
+/// Every scaffold step for `project`, replayed in PROJECT's order into
+/// `plan`: what `init` and each `create api` produced.
+pub fn replay(plan: &mut Plan, project: &Project) -> Result<()> {
+    let mut so_far = project.clone();
+    so_far.resources.clear();
+    init(plan, &so_far)?;
+    for resource in &project.resources {
+        let model = ResourceModel::new(&so_far, resource);
+        if resource.api.is_some() {
+            api(plan, &model)?;
+        }
+        if resource.controller {
+            controller(plan, &model)?;
+        }
+        so_far.resources.push(resource.clone());
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! The variables templates see, computed once from PROJECT in Rust and
+//! handed to Tera whole (`Context::from_serialize`), so templates stay free
+//! of logic and filters (which Tera and Liquid spell differently) and every
+//! derived name has one definition.
+
+use serde::Serialize;
+
+use crate::names;
+use crate::project::{Project, Resource};
+
+/// Variables every scaffold of a project sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectModel {
+    pub project_name: String,
+    pub domain: String,
+    /// The API crate (`<name>-api`) and its Rust name (`<name>_api`).
+    pub api_crate: String,
+    pub api_lib: String,
+    /// The manager crate (`<name>-manager`) and its Rust name.
+    pub manager_crate: String,
+    pub manager_lib: String,
+    /// The namespace config/default installs into, as Kubebuilder names it.
+    pub namespace: String,
+    pub leader_election_id: String,
+    /// The comment put on top of generated Rust sources.
+    pub license_header: String,
+    /// Cargo.toml's `license`; empty for no licence.
+    pub license_spdx: &'static str,
+    pub has_license: bool,
+    pub kubeforge_version: &'static str,
+    pub kubernetes_version: &'static str,
+    /// The TOML fields (`path = ".."` or `version = ".."`) by which the
+    /// workspace depends on kubeforge and kubeforge-envtest.
+    pub kubeforge_source: String,
+    pub kubeforge_envtest_source: String,
+}
+
+impl ProjectModel {
+    pub fn new(project: &Project) -> ProjectModel {
+        let name = &project.project_name;
+        let api_crate = format!("{name}-api");
+        let manager_crate = format!("{name}-manager");
+        let license_spdx = project.license.spdx();
+        ProjectModel {
+            project_name: name.clone(),
+            domain: project.domain.clone(),
+            api_lib: names::crate_ident(&api_crate),
+            api_crate,
+            manager_lib: names::crate_ident(&manager_crate),
+            manager_crate,
+            namespace: format!("{name}-system"),
+            leader_election_id: format!("{name}.{}", project.domain),
+            license_header: project.license.header(project.owner.as_deref()),
+            license_spdx,
+            has_license: !license_spdx.is_empty(),
+            kubeforge_version: crate::KUBEFORGE_VERSION,
+            kubernetes_version: crate::KUBERNETES_VERSION,
+            kubeforge_source: project.kubeforge.toml_for("kubeforge"),
+            kubeforge_envtest_source: project.kubeforge.toml_for("kubeforge-envtest"),
+        }
+    }
+}
+
+/// Variables for one resource (a kind at a group and version), on top of
+/// the project's.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceModel {
+    #[serde(flatten)]
+    pub project: ProjectModel,
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub plural: String,
+    /// The kind's module and file name (`my_app`).
+    pub kind_snake: String,
+    /// The kind in lower case, as Kubebuilder's file names spell it (`myapp`).
+    pub kind_lower: String,
+    /// The group's directory under `api/src/` (`batch_tutorial`).
+    pub group_dir: String,
+    /// The group's module name (a raw identifier if it is a keyword).
+    pub group_module: String,
+    /// The full API group: `<group>.<domain>`, or the built-in group ("" for core).
+    pub api_group: String,
+    /// `apiVersion` as objects, RBAC and owner references spell it.
+    pub api_version: String,
+    pub crd_name: String,
+    pub namespaced: bool,
+    /// The Rust path of the kind's type.
+    pub type_path: String,
+    /// A built-in Kubernetes kind rather than one of this project's.
+    pub builtin: bool,
+    /// The controller's module, and its name in logs and metrics labels.
+    pub controller_module: String,
+    pub controller_name: String,
+}
+
+impl ResourceModel {
+    /// `project` is the project as it was before `resource` was added: a
+    /// controller's module is qualified by its group only if an earlier kind
+    /// of another group has the same name, so replaying PROJECT in order
+    /// names every controller as it was first named.
+    pub fn new(project: &Project, resource: &Resource) -> ResourceModel {
+        let api_group = resource.api_group();
+        let group_dir = names::group_dir(&resource.group);
+        let kind_snake = names::snake_case(&resource.kind);
+        let clash = project
+            .resources
+            .iter()
+            .any(|r| r.kind == resource.kind && r.group != resource.group);
+        let controller_module = if clash {
+            format!("{group_dir}_{kind_snake}")
+        } else {
+            kind_snake.clone()
+        };
+        ResourceModel {
+            project: ProjectModel::new(project),
+            group: resource.group.clone(),
+            version: resource.version.clone(),
+            kind: resource.kind.clone(),
+            plural: resource.plural.clone(),
+            kind_lower: resource.kind.to_ascii_lowercase(),
+            kind_snake,
+            group_module: names::group_module(&resource.group),
+            group_dir,
+            api_version: match api_group.as_str() {
+                "" => resource.version.clone(),
+                group => format!("{group}/{}", resource.version),
+            },
+            crd_name: format!("{}.{api_group}", resource.plural),
+            api_group,
+            namespaced: resource.api.as_ref().is_none_or(|a| a.namespaced),
+            type_path: resource.path.clone(),
+            builtin: resource.core,
+            controller_name: controller_module.clone(),
+            controller_module,
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The templates under the repository's `templates/`, embedded at build time
+//! so an installed `kubeforge` needs no checkout.
+//!
+//! Each scaffold is a directory laid out as the tree it produces
+//! (`templates/api/`), beside a declaration of the same name
+//! (`templates/api.yaml`) saying what happens when one of its files exists
+//! already and which fragments it inserts at [`Marker`]s in files other
+//! scaffolds made. A file's path is itself a template
+//! (`config/samples/{{ group }}_{{ version }}_{{ kind_lower }}.yaml`).
+//!
+//! The same sources are meant to serve cargo-generate (Liquid) too, so they
+//! use only the syntax both engines share: underscore variables,
+//! `if`/`else`/`for`/`raw`, no filter arguments, no `elif`, `not`, `set` or
+//! comments. [`tests::templates_use_the_shared_syntax`] enforces that. A
+//! template whose output is blank is not written: that is how a file is made
+//! optional without a side table.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use anyhow::{Result, anyhow};
+use include_dir::{Dir, include_dir};
+use serde::Deserialize;
+
+use super::marker::Marker;
+use super::plan::Plan;
+
+static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../templates");
+
+/// Names of every template rendered to a non-blank file in this process, so
+/// a test can prove no template file is dead.
+static RENDERED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// One scaffold: a directory of templates and its declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaffold {
+    /// A new project (`kubeforge init`).
+    Init,
+    /// A kind's types, sample and roles (`create api --resource`).
+    Api,
+    /// A controller (`create api --controller`).
+    Controller,
+}
+
+impl Scaffold {
+    /// Every scaffold, for checks over all templates.
+    pub const ALL: [Scaffold; 3] = [Scaffold::Init, Scaffold::Api, Scaffold::Controller];
+
+    fn dir(self) -> &'static str {
+        match self {
+            Scaffold::Init => "init",
+            Scaffold::Api => "api",
+            Scaffold::Controller => "controller",
+        }
+    }
+}
+
+/// What happens when a file a scaffold renders exists already.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IfExists {
+    /// Stop with an error: the file may hold the user's edits.
+    #[default]
+    Refuse,
+    /// Keep the existing file: it is shared, e.g. a group's `mod.rs` that
+    /// every version of the group needs and the first one creates.
+    Skip,
+}
+
+/// `templates/<scaffold>.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Declaration {
+    /// Template path (as under the scaffold's directory) -> policy; files
+    /// not listed are refused when they exist.
+    #[serde(default)]
+    if_exists: BTreeMap<String, IfExists>,
+    /// Fragments inserted at markers, in order.
+    #[serde(default)]
+    inserts: Vec<Insert>,
+}
+
+/// A fragment inserted before a marker in a file another scaffold made.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Insert {
+    /// The file (a template, like file paths).
+    file: String,
+    marker: Marker,
+    /// The fragment (a template).
+    fragment: String,
+}
+
+/// Renders `scaffold` with `model`'s variables into `plan`: creates its files
+/// (honouring each one's [`IfExists`]) and makes its insertions.
+pub fn render(scaffold: Scaffold, model: &impl serde::Serialize, plan: &mut Plan) -> Result<()> {
+    let context = tera::Context::from_serialize(model)
+        .map_err(|err| anyhow!("internal error: template variables: {err}"))?;
+    let declaration = declaration(scaffold)?;
+    let dir = TEMPLATES.get_dir(scaffold.dir()).ok_or_else(|| {
+        anyhow!(
+            "internal error: no templates for scaffold `{}`",
+            scaffold.dir()
+        )
+    })?;
+    for file in files(dir) {
+        let name = file.path().to_string_lossy().into_owned();
+        let rel = relative(file.path(), scaffold)?;
+        let contents = render_template(&name, &context)?;
+        if contents.trim().is_empty() {
+            continue;
+        }
+        mark_rendered(&name);
+        let path = PathBuf::from(render_str(&rel, &context)?);
+        let policy = declaration.if_exists.get(&rel).copied().unwrap_or_default();
+        if policy == IfExists::Skip && plan.exists(&path) {
+            continue;
+        }
+        plan.create(path, contents)?;
+    }
+    for insert in &declaration.inserts {
+        let file = render_str(&insert.file, &context)?;
+        let fragment = render_str(&insert.fragment, &context)?;
+        plan.insert_at_marker(file, insert.marker, &fragment)?;
+    }
+    Ok(())
+}
+
+fn declaration(scaffold: Scaffold) -> Result<Declaration> {
+    let name = format!("{}.yaml", scaffold.dir());
+    let Some(file) = TEMPLATES.get_file(&name) else {
+        return Ok(Declaration::default());
+    };
+    let text = file
+        .contents_utf8()
+        .ok_or_else(|| anyhow!("internal error: templates/{name} is not UTF-8"))?;
+    serde_saphyr::from_str(text).map_err(|err| anyhow!("internal error: templates/{name}: {err}"))
+}
+
+/// A template's path under its scaffold's directory, `/`-separated.
+fn relative(path: &Path, scaffold: Scaffold) -> Result<String> {
+    let rel = path.strip_prefix(scaffold.dir()).map_err(|_| {
+        anyhow!(
+            "internal error: {} outside {}",
+            path.display(),
+            scaffold.dir()
+        )
+    })?;
+    Ok(rel.to_string_lossy().replace('\\', "/"))
+}
+
+/// Every file under `dir`, sorted by path.
+fn files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
+    fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<&'a include_dir::File<'a>>) {
+        out.extend(dir.files());
+        for sub in dir.dirs() {
+            collect(sub, out);
+        }
+    }
+    let mut out = Vec::new();
+    collect(dir, &mut out);
+    out.sort_by(|a, b| a.path().cmp(b.path()));
+    out
+}
+
+/// Every template body, parsed once per process.
+fn engine() -> Result<&'static tera::Tera> {
+    static ENGINE: OnceLock<std::result::Result<tera::Tera, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let mut tera = tera::Tera::default();
+            tera.autoescape_on(vec![]);
+            let sources: Vec<(String, &str)> = Scaffold::ALL
+                .iter()
+                .filter_map(|s| TEMPLATES.get_dir(s.dir()))
+                .flat_map(files)
+                .map(|f| {
+                    let name = f.path().to_string_lossy().into_owned();
+                    (name, f.contents_utf8().unwrap_or_default())
+                })
+                .collect();
+            tera.add_raw_templates(sources).map_err(|err| {
+                format!(
+                    "internal error: a template does not parse: {}",
+                    error_chain(&err)
+                )
+            })?;
+            Ok(tera)
+        })
+        .as_ref()
+        .map_err(|err| anyhow!("{err}"))
+}
+
+fn render_template(name: &str, context: &tera::Context) -> Result<String> {
+    engine()?
+        .render(name, context)
+        .map_err(|err| anyhow!("internal error: rendering {name}: {}", error_chain(&err)))
+}
+
+/// Renders a one-line template (a path, a fragment).
+fn render_str(source: &str, context: &tera::Context) -> Result<String> {
+    tera::Tera::one_off(source, context, false).map_err(|err| {
+        anyhow!(
+            "internal error: rendering `{source}`: {}",
+            error_chain(&err)
+        )
+    })
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+fn mark_rendered(name: &str) {
+    if let Ok(mut set) = RENDERED.lock() {
+        set.insert(name.to_string());
+    }
+}
+
+/// Every template file of every scaffold, by name (`init/Cargo.toml`, ...).
+pub fn all_template_names() -> Vec<String> {
+    Scaffold::ALL
+        .iter()
+        .filter_map(|s| TEMPLATES.get_dir(s.dir()))
+        .flat_map(files)
+        .map(|f| f.path().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The templates rendered so far in this process.
+pub fn rendered_template_names() -> BTreeSet<String> {
+    RENDERED.lock().map(|s| s.clone()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::{Context as _, bail};
+
+    /// Checks that every embedded file belongs to a scaffold and every
+    /// declaration parses and names real templates: a typo in a declaration
+    /// would otherwise silently refuse a shared file.
+    fn check_declarations() -> Result<()> {
+        for file in TEMPLATES.files() {
+            let name = file.path().to_string_lossy();
+            if !Scaffold::ALL
+                .iter()
+                .any(|s| name == format!("{}.yaml", s.dir()))
+            {
+                bail!("templates/{name} is not a scaffold's declaration");
+            }
+        }
+        for dir in TEMPLATES.dirs() {
+            let name = dir.path().to_string_lossy();
+            if !Scaffold::ALL.iter().any(|s| name == s.dir()) {
+                bail!("templates/{name}/ is not a scaffold");
+            }
+        }
+        for scaffold in Scaffold::ALL {
+            let declaration = declaration(scaffold)?;
+            let dir = TEMPLATES
+                .get_dir(scaffold.dir())
+                .context("scaffold directory")?;
+            let names: BTreeSet<String> = files(dir)
+                .into_iter()
+                .map(|f| relative(f.path(), scaffold))
+                .collect::<Result<_>>()?;
+            for path in declaration.if_exists.keys() {
+                if !names.contains(path) {
+                    bail!(
+                        "templates/{}.yaml: `{path}` is not a template of this scaffold",
+                        scaffold.dir()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every template's source, declarations included, for checks.
+    fn all_template_sources() -> Vec<(String, String)> {
+        files(&TEMPLATES)
+            .iter()
+            .map(|f| {
+                (
+                    f.path().to_string_lossy().into_owned(),
+                    f.contents_utf8().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn declarations_name_real_templates() {
+        check_declarations().unwrap();
+    }
+
+    /// Every marker the code knows appears in some template, and every
+    /// marker-looking line in a template is one the code knows.
+    #[test]
+    fn markers_in_templates_are_in_the_table() {
+        let sources = all_template_sources();
+        for marker in Marker::ALL {
+            let name = format!("{}{}", super::super::marker::PREFIX, marker.name());
+            assert!(
+                sources
+                    .iter()
+                    .any(|(_, s)| s.lines().any(|l| l.trim().ends_with(&name))),
+                "no template holds marker {name}"
+            );
+        }
+        for (file, source) in &sources {
+            for line in source.lines().filter(|l| l.contains("scaffold:")) {
+                let known = Marker::ALL.iter().any(|m| {
+                    let path = Path::new(file.as_str());
+                    line.trim() == m.line(path)
+                });
+                let declaration = file.ends_with(".yaml") && !file.contains('/');
+                assert!(known || declaration, "{file}: unknown marker line `{line}`");
+            }
+        }
+    }
+
+    /// Syntax Tera has and Liquid lacks (or spells differently). Keeping to
+    /// the common subset lets the same tree serve cargo-generate.
+    #[test]
+    fn templates_use_the_shared_syntax() {
+        let forbidden = [
+            ("{#", "comments"),
+            ("elif", "elif"),
+            ("{% set", "set"),
+            ("{%- set", "set"),
+            (" not ", "`not`"),
+            ("{% macro", "macros"),
+            ("{% include", "include"),
+            ("{% extends", "extends"),
+        ];
+        let mut problems = Vec::new();
+        for (name, source) in all_template_sources() {
+            for block in source.split("{%").skip(1).chain(source.split("{{").skip(1)) {
+                let tag = block.split(['}', '%']).next().unwrap_or_default();
+                if tag.contains('(') {
+                    problems.push(format!(
+                        "{name}: filter or function with arguments in `{tag}`"
+                    ));
+                }
+                if tag.contains('-')
+                    && !tag.starts_with('-')
+                    && !tag.ends_with('-')
+                    && !tag.contains('"')
+                {
+                    problems.push(format!("{name}: dashed variable in `{tag}`"));
+                }
+            }
+            for (needle, what) in forbidden {
+                if needle == "{#" || needle.starts_with("{%") {
+                    if source.contains(needle) {
+                        problems.push(format!("{name}: uses {what}"));
+                    }
+                } else {
+                    for block in source.split("{%").skip(1) {
+                        let tag = block.split("%}").next().unwrap_or_default();
+                        if tag.contains(needle) || tag.trim_start().starts_with(needle.trim()) {
+                            problems.push(format!("{name}: uses {what}"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}
