@@ -18,6 +18,7 @@ use proc_macro2::Span;
 use std::path::{Path, PathBuf};
 use syn::spanned::Spanned;
 use syn::{Attribute, Block, ImplItem, Item, Meta, Stmt, TraitItem};
+use walkdir::{DirEntry, WalkDir};
 
 /// Why scanning failed: a file that is not valid Rust, an invalid `#[rbac]`,
 /// or an I/O error. Displays as `path:line:column: message` like compiler
@@ -76,15 +77,8 @@ pub fn scan_source(path: &Path, source: &str) -> Result<Vec<RbacRule>, ScanError
 /// lock files); does not follow symbolic links to directories, which could
 /// loop.
 pub fn scan_dir(root: &Path) -> Result<Vec<RbacRule>, ScanError> {
-    let mut files = Vec::new();
-    let meta = std::fs::metadata(root).map_err(|source| io(root, source))?;
-    if meta.is_file() {
-        files.push(root.to_path_buf());
-    } else {
-        collect_rs_files(root, &mut files)?;
-    }
     let mut rules = Vec::new();
-    for file in files {
+    for file in rs_files(root)? {
         let source = std::fs::read_to_string(&file).map_err(|source| io(&file, source))?;
         rules.extend(scan_source(&file, &source)?);
     }
@@ -98,34 +92,45 @@ fn io(path: &Path, source: std::io::Error) -> ScanError {
     }
 }
 
-fn collect_rs_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ScanError> {
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|source| io(dir, source))? {
-        let entry = entry.map_err(|source| io(dir, source))?;
-        entries.push(entry);
-    }
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') {
-            continue;
-        }
+/// The `*.rs` files `scan_dir` reads, in order: a directory's entries sorted
+/// by file name, each subdirectory's files where the subdirectory sorts.
+/// `root` itself is always walked (or taken, if it is a file), whatever its
+/// name; below it, hidden entries and `target` directories are skipped.
+fn rs_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
+    let walk = WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| entry.depth() == 0 || !is_skipped(entry));
+    let mut files = Vec::new();
+    for entry in walk {
+        let entry = entry.map_err(|err| walk_error(root, err))?;
         let path = entry.path();
-        let file_type = entry.file_type().map_err(|source| io(&path, source))?;
-        if file_type.is_dir() {
-            if name != "target" {
-                collect_rs_files(&path, files)?;
-            }
-            continue;
-        }
-        // Symlinks count if they point at a file.
+        let file_type = entry.file_type();
+        // Symlinks count if they point at a file; symlinked directories are
+        // not followed (they could loop). A root symlink is followed.
         let is_file = file_type.is_file() || (file_type.is_symlink() && path.is_file());
-        if is_file && path.extension().is_some_and(|ext| ext == "rs") {
-            files.push(path);
+        if is_file && (entry.depth() == 0 || path.extension().is_some_and(|ext| ext == "rs")) {
+            files.push(entry.into_path());
         }
     }
-    Ok(())
+    Ok(files)
+}
+
+/// Hidden files and directories (`.git`, editor lock files) and `target`
+/// directories (build output, possibly generated Rust).
+fn is_skipped(entry: &DirEntry) -> bool {
+    let name = entry.file_name().to_string_lossy();
+    name.starts_with('.') || (name == "target" && entry.file_type().is_dir())
+}
+
+/// A walk error as an I/O error on the path it happened at.
+fn walk_error(root: &Path, err: walkdir::Error) -> ScanError {
+    let path = err.path().unwrap_or(root).to_path_buf();
+    let source = err
+        .into_io_error()
+        .unwrap_or_else(|| std::io::Error::other("file system loop"));
+    ScanError::Io { path, source }
 }
 
 struct Scanner<'a> {
@@ -380,8 +385,8 @@ mod tests {
         );
         assert_eq!(
             err,
-            "src/controller/my_app.rs:3:41: unknown key `verb`; expected one of: groups, \
-             resources, verbs, resource_names, urls, namespace"
+            "src/controller/my_app.rs:3:41: unknown key `verb` (did you mean `verbs`?); \
+             expected one of: groups, resources, verbs, resource_names, urls, namespace"
         );
         let err = scan_err(
             "impl X {\n    #[kubeforge::rbac(groups = \"\", resources = \"pods\")]\n    fn f() {}\n}\n",
@@ -447,6 +452,44 @@ mod tests {
         // A single file works too.
         let rules = scan_dir(&root.join("src/main.rs")).unwrap();
         assert_eq!(groups_and_resources(&rules), ["/main"]);
+    }
+
+    #[test]
+    fn scan_dir_walks_the_root_whatever_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), ".hidden/target/a.rs", &rule_src("a"));
+        write(
+            dir.path(),
+            ".hidden/target/nested/target/b.rs",
+            &rule_src("b"),
+        );
+        write(dir.path(), ".hidden/target/notes.txt", &rule_src("txt"));
+        let rules = scan_dir(&dir.path().join(".hidden/target")).unwrap();
+        assert_eq!(groups_and_resources(&rules), ["/a"]);
+        // A file root is read whatever its extension.
+        let rules = scan_dir(&dir.path().join(".hidden/target/notes.txt")).unwrap();
+        assert_eq!(groups_and_resources(&rules), ["/txt"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn scan_dir_reads_file_symlinks_but_does_not_follow_directory_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "elsewhere/linked.rs", &rule_src("linked"));
+        write(root, "elsewhere/dir/inner.rs", &rule_src("inner"));
+        write(root, "src/own.rs", &rule_src("own"));
+        std::os::unix::fs::symlink(root.join("elsewhere/linked.rs"), root.join("src/link.rs"))
+            .unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere/dir"), root.join("src/dir")).unwrap();
+        // A loop, which following directory links would walk forever.
+        std::os::unix::fs::symlink(root.join("src"), root.join("src/self")).unwrap();
+        let rules = scan_dir(&root.join("src")).unwrap();
+        assert_eq!(groups_and_resources(&rules), ["/linked", "/own"]);
+        // A symlinked root directory is walked.
+        std::os::unix::fs::symlink(root.join("elsewhere"), root.join("root-link")).unwrap();
+        let rules = scan_dir(&root.join("root-link")).unwrap();
+        assert_eq!(groups_and_resources(&rules), ["/inner", "/linked"]);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! `#[crd]`/`#[field]`/`#[schema]` key, and a kind with two versions, both
 //! rendered through `all_crds()` + `render_crd` exactly as the CLI does.
 //!
-//! To accept an intended change: `UPDATE_GOLDEN=1 cargo test -p kubeforge
-//! --no-default-features --test golden`, then review the diff.
+//! The files are insta snapshots in `tests/golden/`. To accept an intended
+//! change: `INSTA_UPDATE=always cargo test -p kubeforge --no-default-features
+//! --test golden`, then review the diff (`cargo insta review` works too).
 
 use std::collections::BTreeMap;
 
@@ -177,25 +178,22 @@ pub mod v1beta1 {
     }
 }
 
+/// Compares `actual` with the insta snapshot `tests/golden/<name>.snap`,
+/// whose body is exactly the file `kubeforge manifests` would write.
 fn golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden file");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
-            path.display()
-        )
-    });
+    // insta ignores trailing line breaks when comparing; a manifest ends in
+    // exactly one.
     assert!(
-        expected == actual,
-        "{} differs from the rendered CRD (UPDATE_GOLDEN=1 to accept):\n{actual}",
-        path.display()
+        actual.ends_with('\n') && !actual.ends_with("\n\n"),
+        "{name} must end in exactly one line break:\n{actual:?}"
     );
+    insta::with_settings!({
+        snapshot_path => "golden",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(name, actual);
+    });
 }
 
 fn rendered(crd_name: &str) -> kubeforge_codegen::crd::RenderedCrd {

@@ -1,8 +1,8 @@
-//! The checked-in golden CRDs (tests/golden, kept equal to what `kubeforge
-//! manifests` writes by tests/golden.rs) against a real kube-apiserver: the
-//! server accepts them (their schemas are structural), applies the schema
-//! defaults, rejects each kind of violation with its own message, and serves
-//! both versions of a multi-version kind.
+//! The checked-in golden CRDs (the insta snapshots in tests/golden, kept
+//! equal to what `kubeforge manifests` writes by tests/golden.rs) against a
+//! real kube-apiserver: the server accepts them (their schemas are
+//! structural), applies the schema defaults, rejects each kind of violation
+//! with its own message, and serves both versions of a multi-version kind.
 //!
 //! The files on disk are installed rather than `all_crds()`, so what is proven
 //! is that the committed YAML works; golden.rs proves it is what the macros emit.
@@ -34,15 +34,36 @@ fn widgets(client: &Client, version: &str) -> Api<DynamicObject> {
     Api::all_with(client.clone(), &resource(version, "Widget", "widgets"))
 }
 
-/// Starts an API server with every CRD in tests/golden installed; `start`
-/// fails unless the server accepts each one and reports it Established.
+/// Starts an API server with every golden CRD installed; `start` fails
+/// unless the server accepts each one and reports it Established.
+///
+/// The golden files are insta snapshots (`tests/golden/<file>.snap`): after
+/// insta's `---`-delimited header comes exactly the file `kubeforge
+/// manifests` writes, which is copied to `<file>` in a temporary directory.
 async fn start_with_golden_crds() -> Environment {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for entry in std::fs::read_dir(golden).expect("tests/golden is readable") {
+        let path = entry.expect("tests/golden entry").path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str()?.strip_suffix(".snap"))
+        else {
+            continue;
+        };
+        let snapshot = std::fs::read_to_string(&path).expect("snapshot is readable");
+        let body = snapshot
+            .strip_prefix("---\n")
+            .and_then(|rest| rest.split_once("\n---\n"))
+            .map(|(_header, body)| body)
+            .unwrap_or_else(|| panic!("{}: no insta header", path.display()));
+        std::fs::write(dir.path().join(name), body).expect("write CRD file");
+    }
     Environment::builder()
-        .crd_dir(dir)
+        .crd_dir(dir.path())
         .start()
         .await
-        .unwrap_or_else(|e| panic!("the API server rejected a CRD in {dir}: {e}"))
+        .unwrap_or_else(|e| panic!("the API server rejected a CRD in {golden}: {e}"))
 }
 
 /// The smallest spec the schema accepts: only the required fields.
