@@ -45,7 +45,9 @@ impl<K: Resource> Backoffs<K>
 where
     K::DynamicType: Default + Eq + Hash + Clone,
 {
-    /// The delay before retrying `object` after one more failure.
+    /// The delay before retrying `object` after one more failure: call it
+    /// from the error policy and requeue after it. Each call counts as a
+    /// failure, so the next delay for the same object is longer.
     pub fn next_delay(&self, object: &K) -> Duration {
         let mut delays = self.delays.lock().unwrap_or_else(PoisonError::into_inner);
         delays
@@ -55,7 +57,9 @@ where
             .unwrap_or(FALLBACK)
     }
 
-    /// Forgets `object`'s failures: call it after a successful reconcile.
+    /// Forgets `object`'s failures: call it after a successful reconcile, so
+    /// its next failure is retried quickly again and the map does not keep
+    /// entries for healthy objects.
     pub fn reset(&self, object: &K) {
         let mut delays = self.delays.lock().unwrap_or_else(PoisonError::into_inner);
         delays.remove(&ObjectRef::from(object));

@@ -74,7 +74,8 @@ impl FromStr for ConditionStatus {
     }
 }
 
-/// The current time as a `metav1.Time`.
+/// The current time as a `metav1.Time`, the type `lastTransitionTime`
+/// needs, so callers need not know which time crate k8s-openapi uses.
 pub fn now() -> Time {
     Time(Timestamp::now())
 }

@@ -10,7 +10,15 @@
 //! - `manager` (feature `runtime`): metrics, probes, leader election and
 //!   graceful shutdown around kube-runtime controllers;
 //! - `conditions` (feature `runtime`): metav1.Condition bookkeeping;
-//! - `backoff` (feature `runtime`): per-object retry delays for error policies.
+//! - `backoff` (feature `runtime`): per-object retry delays for error policies;
+//! - `webhook` (feature `runtime`): admission and conversion webhooks.
+//!
+//! The `runtime` feature is on by default; an operator's API crate turns it
+//! off, so generating manifests never compiles the manager's dependencies.
+
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub use kubeforge_macros::{crd, rbac, schema};
 
@@ -21,16 +29,31 @@ pub use serde_json;
 
 pub mod manifests;
 
+mod field_schema;
+
 #[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod backoff;
 #[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod conditions;
 #[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod manager;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod webhook;
 
-/// Items the macros expand to. Not a stable API.
+/// Items the macros expand to, named by absolute paths
+/// (`::kubeforge::__private::...`) so generated code needs no dependency of
+/// its own on these crates. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
     pub use inventory;
     pub use serde;
+
+    /// The schema rewrites and default check `#[field(...)]` keys expand to.
+    pub mod field_schema {
+        pub use crate::field_schema::{StrDefault, embedded_resource, int_or_string};
+    }
 }

@@ -16,11 +16,19 @@
 //! writes is exactly what the operator would apply at run time; versions of
 //! one kind are merged into one CRD with [`kube::core::crd::merge_crds`].
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::Version;
+
+/// The path `#[crd]` expansions name the `#[field(...)]` schema helpers by
+/// (`::kubeforge::manifests::__schema::...`); kept so code expanded by any
+/// kubeforge-macros of this version keeps compiling. Not a stable API.
+#[doc(hidden)]
+pub use crate::__private::field_schema as __schema;
 
 /// One version of one kind, as registered by `#[crd]`.
 #[derive(Debug)]
@@ -141,7 +149,7 @@ pub fn crds_from<'a>(
             out.push(crd);
             continue;
         }
-        group.sort_by_key(|(v, _)| std::cmp::Reverse(version_priority(v.version)));
+        sort_by_version_priority(&mut group, |(v, _)| v.version);
         let kind = group[0].0.kind.to_string();
         let marked: Vec<&str> = group
             .iter()
@@ -177,35 +185,17 @@ pub fn crds_from<'a>(
             })?;
         // merge_crds puts the storage version first and the rest in reverse;
         // order them the way kubectl does (GA > beta > alpha, newest first).
-        merged
-            .spec
-            .versions
-            .sort_by_key(|v| std::cmp::Reverse(version_priority(&v.name)));
+        sort_by_version_priority(&mut merged.spec.versions, |v| &v.name);
         out.push(merged);
     }
     Ok(out)
 }
 
-/// Kubernetes' version ordering as a sortable key: GA above beta above
-/// alpha, then by major and minor number.
-fn version_priority(v: &str) -> (u8, u64, u64, String) {
-    let rest = v.strip_prefix('v').unwrap_or(v);
-    let split = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    let (major, tail) = rest.split_at(split);
-    let major = major.parse().unwrap_or(0);
-    let (stage, minor) = if tail.is_empty() {
-        (3, 0)
-    } else if let Some(n) = tail.strip_prefix("beta") {
-        (2, n.parse().unwrap_or(0))
-    } else if let Some(n) = tail.strip_prefix("alpha") {
-        (1, n.parse().unwrap_or(0))
-    } else {
-        (0, 0)
-    };
-    // Unknown shapes (not produced by #[crd], which validates versions) sort last.
-    (stage, major, minor, v.to_string())
+/// Sorts `items` highest version priority first, the order kubectl and API
+/// discovery use (GA > beta > alpha, newer first), with kube's own
+/// [`Version`] so the rules cannot drift from Kubernetes'.
+fn sort_by_version_priority<T>(items: &mut [T], version: impl Fn(&T) -> &str) {
+    items.sort_by_cached_key(|item| Reverse(Version::parse(version(item)).priority()));
 }
 
 /// The JSON that `crdgen` prints: `{"crds": [...]}`.
@@ -231,111 +221,6 @@ pub fn crdgen_main() -> ExitCode {
         Err(e) => {
             eprintln!("crdgen: {e}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// Schema rewrites `#[field(...)]` expands to, where schemars' `extend`
-/// cannot express them (they remove keys). Not a stable API.
-#[doc(hidden)]
-pub mod __schema {
-    use schemars::Schema;
-    use serde_json::{Map, Value};
-
-    /// Keys that describe the shape of a value; dropped when a field's shape
-    /// is replaced (int-or-string) so the schema stays structural.
-    const SHAPE_KEYS: &[&str] = &[
-        "type",
-        "format",
-        "anyOf",
-        "oneOf",
-        "allOf",
-        "items",
-        "properties",
-        "additionalProperties",
-        "required",
-        "enum",
-        "const",
-    ];
-
-    fn was_nullable(obj: &Map<String, Value>) -> bool {
-        let type_has_null = match obj.get("type") {
-            Some(Value::Array(types)) => types.iter().any(|t| t == "null"),
-            _ => false,
-        };
-        let any_of_null = obj.get("anyOf").and_then(Value::as_array).is_some_and(|a| {
-            a.iter()
-                .any(|s| s.get("type") == Some(&Value::from("null")))
-        });
-        type_has_null || any_of_null || obj.get("nullable") == Some(&Value::Bool(true))
-    }
-
-    /// What `#[field(default = "text")]` needs from the field's type: a
-    /// string literal only makes a string. Anything else (an enum, a number)
-    /// is written as a Rust value instead, so a mismatch is a compile error.
-    #[diagnostic::on_unimplemented(
-        message = "`default = \"...\"` needs a string field, but this field is `{Self}`",
-        label = "a string literal can only default a String field",
-        note = "write the default as a value of the field's type, e.g. `default = 3` or `default = MyEnum::Variant`"
-    )]
-    pub trait StrDefault {
-        /// Builds the field's default from the literal.
-        fn from_default_str(s: &'static str) -> Self;
-    }
-
-    impl StrDefault for String {
-        fn from_default_str(s: &'static str) -> Self {
-            s.to_string()
-        }
-    }
-
-    impl StrDefault for &'static str {
-        fn from_default_str(s: &'static str) -> Self {
-            s
-        }
-    }
-
-    impl StrDefault for std::borrow::Cow<'static, str> {
-        fn from_default_str(s: &'static str) -> Self {
-            std::borrow::Cow::Borrowed(s)
-        }
-    }
-
-    /// `x-kubernetes-int-or-string: true` in place of the field's own shape.
-    pub fn int_or_string(schema: &mut Schema) {
-        let obj = schema.ensure_object();
-        let nullable = was_nullable(obj);
-        for k in SHAPE_KEYS {
-            obj.remove(*k);
-        }
-        obj.insert("x-kubernetes-int-or-string".into(), Value::Bool(true));
-        if nullable {
-            obj.insert("nullable".into(), Value::Bool(true));
-        }
-    }
-
-    /// `x-kubernetes-embedded-resource: true` on an object; an object with no
-    /// declared properties (e.g. `serde_json::Value`) also keeps unknown
-    /// fields, which the API server requires for an embedded resource.
-    pub fn embedded_resource(schema: &mut Schema) {
-        let obj = schema.ensure_object();
-        let nullable = was_nullable(obj);
-        let has_props = obj
-            .get("properties")
-            .is_some_and(|p| p.as_object().is_some_and(|m| !m.is_empty()));
-        for k in ["anyOf", "oneOf", "allOf"] {
-            obj.remove(k);
-        }
-        obj.insert("type".into(), Value::from("object"));
-        obj.insert("x-kubernetes-embedded-resource".into(), Value::Bool(true));
-        if !has_props {
-            obj.insert(
-                "x-kubernetes-preserve-unknown-fields".into(),
-                Value::Bool(true),
-            );
-        }
-        if nullable {
-            obj.insert("nullable".into(), Value::Bool(true));
         }
     }
 }
@@ -474,29 +359,27 @@ mod tests {
     #[test]
     fn version_priority_matches_kubernetes() {
         let mut v = vec!["v1alpha1", "v2", "v1beta2", "v1", "v1beta1", "v10"];
-        v.sort_by_key(|s| std::cmp::Reverse(version_priority(s)));
+        sort_by_version_priority(&mut v, |s| s);
         assert_eq!(v, ["v10", "v2", "v1", "v1beta2", "v1beta1", "v1alpha1"]);
-    }
 
-    #[test]
-    fn int_or_string_replaces_shape() {
-        let mut s: schemars::Schema =
-            serde_json::from_value(json!({"type": ["string", "null"], "description": "d"}))
-                .expect("schema");
-        __schema::int_or_string(&mut s);
-        assert_eq!(
-            s.to_value(),
-            json!({"description": "d", "x-kubernetes-int-or-string": true, "nullable": true})
-        );
-    }
-
-    #[test]
-    fn embedded_resource_keeps_unknown_fields_without_properties() {
-        let mut s = schemars::Schema::from(true);
-        __schema::embedded_resource(&mut s);
-        assert_eq!(
-            s.to_value(),
-            json!({"type": "object", "x-kubernetes-embedded-resource": true, "x-kubernetes-preserve-unknown-fields": true})
-        );
+        // The example from the Kubernetes docs ("Version priority" in
+        // custom-resource-definition-versioning), listed there highest first.
+        let documented = [
+            "v10",
+            "v2",
+            "v1",
+            "v11beta2",
+            "v10beta3",
+            "v3beta1",
+            "v12alpha1",
+            "v11alpha2",
+            "foo1",
+            "foo10",
+        ];
+        let mut shuffled = documented;
+        shuffled.reverse();
+        shuffled.swap(0, 4);
+        sort_by_version_priority(&mut shuffled, |s| s);
+        assert_eq!(shuffled, documented);
     }
 }

@@ -22,6 +22,9 @@ use tokio_rustls::server::TlsStream;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the metrics server's TLS configuration could not be built.
+///
+/// Reported at start-up (inside [`ManagerError::MetricsTls`](super::ManagerError::MetricsTls))
+/// so a bad certificate mount fails the pod at once instead of every scrape.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// The certificate or key file could not be read or parsed.

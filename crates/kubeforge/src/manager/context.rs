@@ -1,0 +1,122 @@
+//! [`Context`]: what the manager hands each controller when it starts it.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use kube::Client;
+use tokio::sync::watch;
+
+use super::ControllerMetrics;
+
+/// What every controller receives: the shared client, its own metrics and
+/// the manager's shutdown signal. Cheap to clone.
+///
+/// Controllers get these through one value rather than globals so that two
+/// managers in one process (tests) never share state, and so a controller
+/// can be started by anything that builds a `Context`, not only `main`.
+#[derive(Clone)]
+pub struct Context {
+    name: Arc<str>,
+    client: Client,
+    shutdown: watch::Receiver<bool>,
+    metrics: ControllerMetrics,
+}
+
+impl Context {
+    /// The context of controller `name`, stopping when `shutdown` turns
+    /// `true` (or its sender is dropped).
+    pub(super) fn new(
+        name: &str,
+        client: Client,
+        shutdown: watch::Receiver<bool>,
+        metrics: ControllerMetrics,
+    ) -> Self {
+        Context {
+            name: Arc::from(name),
+            client,
+            shutdown,
+            metrics,
+        }
+    }
+
+    /// The name the controller was added under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The manager's Kubernetes client (clones share one connection pool).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// This controller's reconcile metrics.
+    pub fn metrics(&self) -> ControllerMetrics {
+        self.metrics.clone()
+    }
+
+    /// Resolves once the manager is shutting down (or leadership was lost).
+    ///
+    /// Pass it to `Controller::graceful_shutdown_on` so in-flight
+    /// reconciliations finish before the controller stream ends.
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + Sync + 'static {
+        let mut shutdown = self.shutdown.clone();
+        async move {
+            // An error means the manager is gone, which is a shutdown too.
+            let _ = shutdown.wait_for(|stopping| *stopping).await;
+        }
+    }
+
+    /// Resolves at shutdown only if the controller owning `store`
+    /// (`Controller::store()`) has not finished its first list by then.
+    ///
+    /// kube-runtime starts reconciling only once that list is in, and its
+    /// graceful shutdown stops the watches that would deliver it, so a
+    /// controller told to stop in its first moments waits forever (here:
+    /// until --graceful-shutdown-timeout, then the manager fails). End the
+    /// controller's stream with it; nothing was reconciled yet, so nothing is
+    /// cut short:
+    ///
+    /// ```ignore
+    /// let controller = Controller::new(api, watcher::Config::default());
+    /// let not_started = ctx.shutdown_before_ready(controller.store());
+    /// controller
+    ///     .graceful_shutdown_on(ctx.shutdown_signal())
+    ///     .run(reconcile, error_policy, state)
+    ///     .take_until(not_started)
+    /// ```
+    pub fn shutdown_before_ready<K>(
+        &self,
+        store: kube::runtime::reflector::Store<K>,
+    ) -> impl Future<Output = ()> + Send + Sync + 'static
+    where
+        K: kube::runtime::reflector::Lookup + Clone + Send + Sync + 'static,
+        K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+    {
+        use futures::FutureExt as _;
+        let shutdown = self.shutdown_signal();
+        async move {
+            shutdown.await;
+            // Checked in the same poll that ends the stream, so no reconcile
+            // can start in between.
+            if store.wait_until_ready().now_or_never().is_none() {
+                return;
+            }
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Whether shutdown has begun; for loops that poll instead of awaiting
+    /// [`Context::shutdown_signal`].
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow() || self.shutdown.has_changed().is_err()
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("name", &self.name)
+            .field("shutting_down", &self.is_shutting_down())
+            .finish_non_exhaustive()
+    }
+}

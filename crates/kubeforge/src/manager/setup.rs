@@ -1,0 +1,179 @@
+//! [`Manager`] before it runs: building it from the flags, adding
+//! controllers and custom metrics, and binding its listeners.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kube::Client;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tracing::info;
+
+use super::client::build_client;
+use super::controllers::BoxedController;
+use super::logging::init_tracing;
+use super::metrics::ManagerMetrics;
+use super::{Context, ManagerArgs, ManagerError, http, tls};
+
+/// Runs controllers with metrics, probes, leader election and graceful
+/// shutdown. See the [module docs](super).
+///
+/// Everything that can fail on bad flags (log filter, kubeconfig, listeners,
+/// certificates, lease timing) fails before any controller starts, so a
+/// misconfigured pod crashes at once instead of half-running.
+pub struct Manager {
+    pub(super) args: ManagerArgs,
+    pub(super) id: String,
+    pub(super) client: Client,
+    pub(super) registry: Registry,
+    pub(super) metrics: ManagerMetrics,
+    pub(super) controllers: Vec<(String, BoxedController)>,
+    /// The first name given to [`Manager::add_controller`] twice; reported
+    /// by `run` so `add_controller` can stay chainable and infallible.
+    pub(super) duplicate: Option<String>,
+    bound: bool,
+    pub(super) metrics_listener: Option<(TcpListener, SocketAddr)>,
+    /// Set when /metrics is served over HTTPS (--metrics-secure).
+    pub(super) metrics_tls: Option<Arc<rustls::ServerConfig>>,
+    pub(super) probe_listener: Option<(TcpListener, SocketAddr)>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("id", &self.id)
+            .field("args", &self.args)
+            .field(
+                "controllers",
+                &self.controllers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// Installs logging, builds the Kubernetes client from `args` and sets up
+    /// the metrics registry.
+    ///
+    /// `id` names the leader-election Lease (Kubebuilder uses
+    /// `<hash>.<domain>`; any DNS subdomain unique to the operator works).
+    pub async fn new(args: ManagerArgs, id: impl Into<String>) -> Result<Self, ManagerError> {
+        init_tracing(&args)?;
+        let client = build_client(args.kubeconfig.as_deref()).await?;
+        Self::with_client(args, id, client)
+    }
+
+    /// Like [`Manager::new`] but with a ready-made client (tests, or clients
+    /// with custom middleware); `args.kubeconfig` is ignored.
+    pub fn with_client(
+        args: ManagerArgs,
+        id: impl Into<String>,
+        client: Client,
+    ) -> Result<Self, ManagerError> {
+        init_tracing(&args)?;
+        let mut registry = Registry::default();
+        let metrics = ManagerMetrics::register(&mut registry);
+        Ok(Manager {
+            args,
+            id: id.into(),
+            client,
+            registry,
+            metrics,
+            controllers: Vec::new(),
+            duplicate: None,
+            bound: false,
+            metrics_listener: None,
+            metrics_tls: None,
+            probe_listener: None,
+        })
+    }
+
+    /// The leader-election id (Lease name), as given to [`Manager::new`];
+    /// useful in logs and for tests that inspect the Lease.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The parsed flags, so `main` can read the ones it shares with the
+    /// manager (e.g. `--kubeconfig`) without keeping a copy.
+    pub fn args(&self) -> &ManagerArgs {
+        &self.args
+    }
+
+    /// The shared Kubernetes client, e.g. for setup work before `run`.
+    /// Clones share one connection pool, so there is no reason to build
+    /// another client.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// The registry served at `/metrics`, to register the operator's own
+    /// metrics before [`Manager::run`].
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Adds a controller. `run` is called with the controller's [`Context`]
+    /// once the manager starts (after winning leader election, if enabled)
+    /// and should return when [`Context::shutdown_signal`] fires.
+    ///
+    /// Returning `Err` makes the whole manager shut down and fail, so the pod
+    /// restarts; returning `Ok` early just ends that controller.
+    pub fn add_controller<F, Fut>(&mut self, name: impl Into<String>, run: F) -> &mut Self
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let name = name.into();
+        if self.duplicate.is_none() && self.controllers.iter().any(|(n, _)| *n == name) {
+            self.duplicate = Some(name.clone());
+        }
+        let boxed: BoxedController = Box::new(move |ctx| Box::pin(run(ctx)));
+        self.controllers.push((name, boxed));
+        self
+    }
+
+    /// Binds the metrics and probe listeners now instead of in `run`, so the
+    /// caller can learn the real addresses (e.g. with port 0 in tests).
+    /// Calling it again does nothing.
+    pub async fn bind(&mut self) -> Result<(), ManagerError> {
+        if self.bound {
+            return Ok(());
+        }
+        self.metrics_listener = http::bind("metrics", &self.args.metrics_bind_address).await?;
+        if self.metrics_listener.is_some() && self.args.metrics_secure {
+            self.metrics_tls = Some(self.metrics_tls_config()?);
+        }
+        self.probe_listener =
+            http::bind("health probe", &self.args.health_probe_bind_address).await?;
+        self.bound = true;
+        Ok(())
+    }
+
+    /// The certificate from --metrics-cert-path, else a self-signed one.
+    fn metrics_tls_config(&self) -> Result<Arc<rustls::ServerConfig>, ManagerError> {
+        match &self.args.metrics_cert_path {
+            Some(dir) => tls::server_config_from_files(
+                dir,
+                &self.args.metrics_cert_name,
+                &self.args.metrics_cert_key,
+            ),
+            None => {
+                info!("no --metrics-cert-path: serving metrics with a self-signed certificate");
+                tls::self_signed_server_config().map(|(config, _)| config)
+            }
+        }
+        .map_err(ManagerError::MetricsTls)
+    }
+
+    /// The address `/metrics` is served on, once bound (`None` if disabled).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// The address `/healthz` and `/readyz` are served on, once bound.
+    pub fn health_probe_addr(&self) -> Option<SocketAddr> {
+        self.probe_listener.as_ref().map(|(_, addr)| *addr)
+    }
+}
