@@ -1,6 +1,9 @@
 //! Built-in Kubernetes kinds that `create api --resource=false` can scaffold a
 //! controller for. Generated from k8s-openapi 0.29 (Kubernetes 1.37), the
 //! version generated projects depend on, so every entry names a real type.
+//!
+//! Written by `cargo xtask builtin-kinds`; do not edit. `cargo xtask ci` fails
+//! when it is stale.
 
 /// One built-in kind: its API group ("" for core), version, kind, plural,
 /// whether it is namespaced, and its module under `k8s_openapi::api`.

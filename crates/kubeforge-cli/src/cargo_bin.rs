@@ -6,6 +6,9 @@
 //! so that path can hold another project's `manager` or `crdgen`. So after a
 //! build that reports the binary fresh, the copy is removed and the build
 //! repeated, which makes Cargo copy this project's binary back.
+//!
+//! The executable's path is read from Cargo's JSON messages (with the
+//! `cargo_metadata` crate), never assumed to be under `target/`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -49,26 +52,61 @@ fn build_once(root: &Path, package: &str, bin: &str, release: bool) -> Result<(P
     if !output.status.success() {
         bail!("building {package} failed (cargo's output is above)");
     }
-    #[derive(serde::Deserialize)]
-    struct Message {
-        reason: String,
-        #[serde(default)]
-        target: Option<Target>,
-        #[serde(default)]
-        executable: Option<PathBuf>,
-        #[serde(default)]
-        fresh: bool,
-    }
-    #[derive(serde::Deserialize)]
-    struct Target {
-        name: String,
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Message>(line).ok())
-        .filter(|m| m.reason == "compiler-artifact")
-        .filter(|m| m.target.as_ref().is_some_and(|t| t.name == bin))
-        .find_map(|m| m.executable.map(|exe| (exe, m.fresh)))
+    executable_in(&output.stdout, bin)
         .with_context(|| format!("cargo built {package} but reported no `{bin}` executable"))
+}
+
+/// The executable cargo reported for the target `bin` in its JSON messages
+/// (`--message-format=json*` output), and whether it was fresh. The path is
+/// cargo's own, so it is right wherever the target directory is
+/// (CARGO_TARGET_DIR, `build.target-dir`, `--target`). Lines that are not
+/// messages are skipped.
+fn executable_in(stdout: &[u8], bin: &str) -> Option<(PathBuf, bool)> {
+    cargo_metadata::Message::parse_stream(stdout)
+        .filter_map(Result::ok)
+        .find_map(|message| match message {
+            cargo_metadata::Message::CompilerArtifact(artifact) if artifact.target.name == bin => {
+                let fresh = artifact.fresh;
+                artifact
+                    .executable
+                    .map(|exe| (exe.into_std_path_buf(), fresh))
+            }
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A compiler-artifact message as cargo prints it (trimmed to the
+    /// fields cargo always writes).
+    fn artifact(name: &str, kind: &str, executable: Option<&str>, fresh: bool) -> String {
+        let executable = executable.map_or("null".to_string(), |e| format!("\"{e}\""));
+        format!(
+            r#"{{"reason":"compiler-artifact","package_id":"path+file:///p/api#0.1.0","manifest_path":"/p/api/Cargo.toml","target":{{"kind":["{kind}"],"crate_types":["{kind}"],"name":"{name}","src_path":"/p/api/src/main.rs","edition":"2024","doc":true,"doctest":false,"test":true}},"profile":{{"opt_level":"0","debuginfo":0,"debug_assertions":true,"overflow_checks":true,"test":false}},"features":[],"filenames":["/t/debug/{name}"],"executable":{executable},"fresh":{fresh}}}"#
+        )
+    }
+
+    #[test]
+    fn finds_the_named_binary_and_its_freshness() {
+        let stdout = [
+            "not json".to_string(),
+            artifact("api", "lib", None, true),
+            artifact("crdgen", "bin", Some("/elsewhere/debug/crdgen"), true),
+            artifact("manager", "bin", Some("/elsewhere/debug/manager"), false),
+            r#"{"reason":"build-finished","success":true}"#.to_string(),
+        ]
+        .join("\n");
+        assert_eq!(
+            executable_in(stdout.as_bytes(), "crdgen"),
+            Some((PathBuf::from("/elsewhere/debug/crdgen"), true))
+        );
+        assert_eq!(
+            executable_in(stdout.as_bytes(), "manager"),
+            Some((PathBuf::from("/elsewhere/debug/manager"), false))
+        );
+        assert_eq!(executable_in(stdout.as_bytes(), "api"), None);
+        assert_eq!(executable_in(stdout.as_bytes(), "missing"), None);
+    }
 }

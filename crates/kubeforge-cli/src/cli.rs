@@ -80,6 +80,12 @@ pub enum CreateCommand {
   kubeforge create api --group infra --version v1beta2 --kind CacheCluster --namespaced=false
   kubeforge create api --group apps --version v1 --kind Deployment --resource=false --controller=true")]
     Api(CreateApiArgs),
+    /// Add admission webhooks (defaulting, validation) or a conversion
+    /// webhook for a kind of this project.
+    #[command(after_help = "Examples:
+  kubeforge create webhook --group apps --version v1 --kind MyApp --defaulting --programmatic-validation
+  kubeforge create webhook --group apps --version v1 --kind MyApp --conversion --spoke v1beta1 --spoke v2")]
+    Webhook(CreateWebhookArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +168,46 @@ pub struct CreateApiArgs {
     /// Scaffold a controller for the kind.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub controller: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateWebhookArgs {
+    /// The kind's API group, without the domain (e.g. apps).
+    #[arg(long)]
+    pub group: String,
+    /// The kind's API version (e.g. v1); with --conversion, the hub.
+    #[arg(long)]
+    pub version: String,
+    /// The kind (e.g. MyApp); it must be in PROJECT.
+    #[arg(long)]
+    pub kind: String,
+    /// The kind's plural, if it is not the one PROJECT records.
+    #[arg(long)]
+    pub plural: Option<String>,
+    /// A mutating webhook that sets defaults on create and update.
+    #[arg(long)]
+    pub defaulting: bool,
+    /// A validating webhook that checks create, update and delete.
+    #[arg(long)]
+    pub programmatic_validation: bool,
+    /// A conversion webhook: --version is the hub (the storage version),
+    /// each --spoke converts to and from it.
+    #[arg(long)]
+    pub conversion: bool,
+    /// A version converted through the hub (repeatable, or comma-separated).
+    #[arg(
+        long,
+        value_name = "VERSION",
+        value_delimiter = ',',
+        requires = "conversion"
+    )]
+    pub spoke: Vec<String>,
+    /// The defaulting webhook's path [default: /mutate-<group>-<version>-<kind>].
+    #[arg(long, value_name = "PATH", requires = "defaulting")]
+    pub defaulting_path: Option<String>,
+    /// The validating webhook's path [default: /validate-<group>-<version>-<kind>].
+    #[arg(long, value_name = "PATH", requires = "programmatic_validation")]
+    pub validation_path: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -318,6 +318,7 @@ fn every_help_has_an_example() {
         &["init"],
         &["create"],
         &["create", "api"],
+        &["create", "webhook"],
         &["manifests"],
         &["envtest"],
         &["run"],
@@ -340,4 +341,133 @@ fn every_help_has_an_example() {
             "{all:?} --help example names kubeforge:\n{stdout}"
         );
     }
+}
+
+fn webhook<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["create", "webhook"];
+    all.extend_from_slice(args);
+    all
+}
+
+#[test]
+fn create_webhook_rejects_bad_requests() {
+    let dir = project();
+    let root = dir.path();
+    let kind = ["--group", "apps", "--version", "v1", "--kind", "MyApp"];
+    rejects(
+        root,
+        &webhook(&kind),
+        &[
+            "no webhook asked for",
+            "allowed: one or more of --defaulting",
+        ],
+    );
+    rejects(
+        root,
+        &webhook(&[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Other",
+            "--defaulting",
+        ]),
+        &[
+            "Other apps/v1 is not a kind of this project",
+            "allowed: MyApp apps/v1",
+        ],
+    );
+    rejects(
+        root,
+        &webhook(&[&kind[..], &["--conversion", "--spoke", "v2"]].concat()),
+        &["MyApp has only version v1", "create api --version"],
+    );
+    rejects(
+        root,
+        &webhook(&[&kind[..], &["--defaulting", "--defaulting-path", "mutate"]].concat()),
+        &[
+            "--defaulting-path `mutate` is invalid",
+            "allowed: an absolute URL path",
+        ],
+    );
+    rejects(
+        root,
+        &webhook(&[&kind[..], &["--defaulting", "--plural", "myapp"]].concat()),
+        &["--plural myapp does not match", "allowed: myapps"],
+    );
+
+    create_api(
+        root,
+        "--group apps --version v2 --kind MyApp --controller=false",
+    );
+    create_api(
+        root,
+        "--group apps --version v3 --kind MyApp --controller=false",
+    );
+    for (spoke, message) in [
+        ("v1", "--spoke v1 is the hub"),
+        ("v9", "--spoke v9 is not a version of MyApp"),
+        ("v2,v2", "--spoke v2 is given twice"),
+    ] {
+        rejects(
+            root,
+            &webhook(&[&kind[..], &["--conversion", "--spoke", spoke]].concat()),
+            &[message, "allowed"],
+        );
+    }
+    rejects(
+        root,
+        &webhook(&[&kind[..], &["--conversion"]].concat()),
+        &["--conversion needs at least one --spoke", "allowed: v2, v3"],
+    );
+
+    kubeforge(root)
+        .args(webhook(&[&kind[..], &["--defaulting"]].concat()))
+        .assert()
+        .success();
+    rejects(
+        root,
+        &webhook(&[&kind[..], &["--defaulting"]].concat()),
+        &[
+            "MyApp apps/v1 already has a defaulting webhook",
+            "allowed: the webhooks it lacks",
+        ],
+    );
+    // The webhooks it lacks can be added later.
+    kubeforge(root)
+        .args(webhook(
+            &[&kind[..], &["--programmatic-validation"]].concat(),
+        ))
+        .assert()
+        .success();
+    kubeforge(root)
+        .args(webhook(
+            &[&kind[..], &["--conversion", "--spoke", "v2"]].concat(),
+        ))
+        .assert()
+        .success();
+    rejects(
+        root,
+        &webhook(&[
+            "--group",
+            "apps",
+            "--version",
+            "v2",
+            "--kind",
+            "MyApp",
+            "--conversion",
+            "--spoke",
+            "v3",
+        ]),
+        &[
+            "MyApp already has a conversion webhook with hub v1",
+            "allowed: one hub per kind",
+        ],
+    );
+    let project = std::fs::read_to_string(root.join("PROJECT")).unwrap();
+    assert!(
+        project.contains("  webhooks:\n    conversion: true\n    defaulting: true\n    spoke:\n    - v2\n    validation: true\n    webhookVersion: v1\n"),
+        "{project}"
+    );
 }

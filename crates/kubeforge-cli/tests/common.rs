@@ -8,7 +8,8 @@ use assert_cmd::Command;
 
 /// The built `kubeforge` binary, run in `dir`.
 pub fn kubeforge(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("kubeforge").expect("kubeforge binary");
+    // Where cargo built it for this test run, whatever the target directory.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubeforge"));
     cmd.current_dir(dir).env_remove("KUBECONFIG");
     cmd
 }
@@ -70,6 +71,15 @@ pub fn init(dir: &Path, extra: &[&str]) {
     kubeforge(dir).args(&args).assert().success();
 }
 
+/// `kubeforge create webhook` with its flags written as on a command line.
+pub fn create_webhook(dir: &Path, flags: &str) {
+    kubeforge(dir)
+        .args(["create", "webhook"])
+        .args(flags.split_whitespace())
+        .assert()
+        .success();
+}
+
 /// `kubeforge create api` with its flags written as on a command line.
 pub fn create_api(dir: &Path, flags: &str) {
     kubeforge(dir)
@@ -93,4 +103,21 @@ pub fn repo_root() -> PathBuf {
         .join("../..")
         .canonicalize()
         .expect("repo root")
+}
+
+/// This workspace's target directory as cargo resolves it (CARGO_TARGET_DIR,
+/// `build.target-dir`, or `target/` in the checkout): generated projects
+/// share `<it>/e2e`. Asked once per test binary.
+pub fn target_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        cargo_metadata::MetadataCommand::new()
+            .manifest_path(repo_root().join("Cargo.toml"))
+            .no_deps()
+            .exec()
+            .expect("cargo metadata for this workspace")
+            .target_directory
+            .into_std_path_buf()
+    })
+    .clone()
 }

@@ -97,11 +97,42 @@ fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
             "--resource=false",
             "--controller=true",
         ],
+        // A second version of MyApp, for its conversion webhook.
+        &[
+            "--group",
+            "apps",
+            "--version",
+            "v2",
+            "--kind",
+            "MyApp",
+            "--controller=false",
+        ],
     ] {
         let mut all = vec!["create", "api"];
         all.extend_from_slice(args);
         ok("create api", kubeforge_in(&project, &all));
     }
+    ok(
+        "create webhook",
+        kubeforge_in(
+            &project,
+            &[
+                "create",
+                "webhook",
+                "--group",
+                "apps",
+                "--version",
+                "v1",
+                "--kind",
+                "MyApp",
+                "--defaulting",
+                "--programmatic-validation",
+                "--conversion",
+                "--spoke",
+                "v2",
+            ],
+        ),
+    );
     std::fs::copy(repo.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
 
     // Manifests: written, then in sync.

@@ -15,6 +15,30 @@ fn init_then_create_api() {
     insta::assert_snapshot!("myapp_tree", render_tree(&root));
 }
 
+/// Every kind of webhook, with a conversion through two spokes: what
+/// `create webhook` adds to the manager, the API crate and config/.
+#[test]
+fn webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("myapp");
+    std::fs::create_dir(&root).unwrap();
+    init(&root, &["--owner", "The MyApp Authors"]);
+    create_api(&root, "--group apps --version v1 --kind MyApp");
+    create_api(
+        &root,
+        "--group apps --version v1beta1 --kind MyApp --controller=false",
+    );
+    create_api(
+        &root,
+        "--group apps --version v2 --kind MyApp --controller=false",
+    );
+    create_webhook(
+        &root,
+        "--group apps --version v1 --kind MyApp --defaulting --programmatic-validation --conversion --spoke v1beta1 --spoke v2",
+    );
+    insta::assert_snapshot!("webhooks_tree", render_tree(&root));
+}
+
 /// Unusual names: a dotted domain, a beta version, an acronym-free
 /// CamelCase kind, cluster scope, MIT licence.
 #[test]
@@ -150,6 +174,23 @@ fn generated_rust_is_rustfmt_clean() {
     create_api(
         &root,
         "--group core --version v1 --kind ConfigMap --resource=false",
+    );
+    // Webhooks of every kind, for a short and a longer kind name.
+    create_api(
+        &root,
+        "--group apps --version v2 --kind MyApp --controller=false",
+    );
+    create_api(
+        &root,
+        "--group apps --version v3 --kind MyApp --controller=false",
+    );
+    create_webhook(
+        &root,
+        "--group apps --version v1 --kind MyApp --defaulting --programmatic-validation --conversion --spoke v2,v3",
+    );
+    create_webhook(
+        &root,
+        "--group infra --version v1beta2 --kind CacheCluster --defaulting --programmatic-validation",
     );
     let files: Vec<_> = tree(&root)
         .into_keys()

@@ -1,9 +1,11 @@
 //! Throwaway PKI for one control plane.
 //!
 //! Separate CAs for serving and for client auth (as envtest does) so a client certificate
-//! can never be mistaken for a serving certificate. ECDSA P-256 keeps generation fast.
+//! can never be mistaken for a serving certificate. Webhook servers under test get a CA of
+//! their own ([`WebhookPki`]), so nothing they hold can vouch for the API server. ECDSA P-256
+//! keeps generation fast.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -76,6 +78,46 @@ impl Pki {
             sa_public_key: write_file(dir, "sa.pub", &self.sa_public_pem)?,
             dir: dir.to_owned(),
         })
+    }
+}
+
+/// The CA and serving pair of the webhook server a test runs locally: the API server trusts
+/// the CA through each webhook's `caBundle`, the test's server presents the pair.
+pub(crate) struct WebhookPki {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl WebhookPki {
+    /// A fresh CA and a serving certificate for every name the API server might dial a
+    /// local server by: `localhost`, `127.0.0.1` and `::1`.
+    pub(crate) fn generate() -> Result<Self, Error> {
+        let (ca_pem, ca) = ca("kubeforge-envtest webhook CA")?;
+        let key = new_key()?;
+        let mut params = leaf_params("localhost", None)?;
+        params.subject_alt_names = CertificateParams::new(vec![
+            "localhost".to_string(),
+            Ipv4Addr::LOCALHOST.to_string(),
+            Ipv6Addr::LOCALHOST.to_string(),
+        ])?
+        .subject_alt_names;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params.signed_by(&key, &ca)?;
+        Ok(WebhookPki {
+            ca_pem,
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// Writes `tls.crt`, `tls.key` (the names controller-runtime's webhook server and a
+    /// `kubernetes.io/tls` Secret use) and `ca.crt` into the existing directory `dir`.
+    pub(crate) fn write_files(&self, dir: &Path) -> Result<(), Error> {
+        write_file(dir, "tls.crt", &self.cert_pem)?;
+        write_file(dir, "tls.key", &self.key_pem)?;
+        write_file(dir, "ca.crt", &self.ca_pem)?;
+        Ok(())
     }
 }
 
@@ -186,6 +228,21 @@ mod tests {
         assert!(pki.sa_public_pem.contains("PUBLIC KEY"));
         assert_ne!(pki.serving_ca_pem, pki.client_ca_pem);
         assert_ne!(pki.admin_key_pem, pki.serving_key_pem);
+    }
+
+    #[test]
+    fn webhook_pki_has_its_own_ca_and_is_written_under_the_usual_names() {
+        let pki = Pki::generate().expect("generate");
+        let webhook = WebhookPki::generate().expect("generate");
+        assert_ne!(webhook.ca_pem, pki.serving_ca_pem);
+        assert_ne!(webhook.ca_pem, pki.client_ca_pem);
+        assert!(webhook.key_pem.contains("PRIVATE KEY"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        webhook.write_files(dir.path()).expect("write");
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).expect("read");
+        assert_eq!(read("tls.crt"), webhook.cert_pem);
+        assert_eq!(read("tls.key"), webhook.key_pem);
+        assert_eq!(read("ca.crt"), webhook.ca_pem);
     }
 
     #[test]

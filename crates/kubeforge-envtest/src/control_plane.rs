@@ -293,7 +293,7 @@ pub(crate) fn probe_client(config: &kube::Config) -> Result<kube::Client, Error>
 /// `n` distinct free loopback ports. All listeners are held until every port is chosen so
 /// the kernel cannot hand out the same port twice; another process can still grab one
 /// after they close, which the start retry covers.
-fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
+pub(crate) fn free_ports<const N: usize>() -> Result<[u16; N], Error> {
     let mut listeners = Vec::with_capacity(N);
     let mut ports = [0u16; N];
     for port in &mut ports {

@@ -1,6 +1,7 @@
 //! The public face of a control plane: [`EnvironmentBuilder`] collects what to start with,
 //! [`Environment`] hands out clients and kubeconfigs. The work is done by
-//! `control_plane` (processes), `kubeconfig` (admin access) and `crds` (CRD installation).
+//! `control_plane` (processes), `kubeconfig` (admin access), `crds` (CRD installation) and
+//! `webhooks` (webhook configurations pointed at the test's own server).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,6 +16,7 @@ use crate::control_plane::{self, ControlPlane};
 use crate::crds;
 use crate::kubeconfig::AdminKubeconfig;
 use crate::manifests;
+use crate::webhooks::{self, WebhookInstall, WebhookServer};
 
 /// Process ids of the two control-plane processes.
 ///
@@ -39,6 +41,8 @@ pub struct EnvironmentBuilder {
     crds: Vec<CustomResourceDefinition>,
     assets: Option<Assets>,
     data_dir_parent: Option<PathBuf>,
+    /// `Some` once any webhook option was given: only then is a webhook server set up.
+    webhooks: Option<WebhookInstall>,
 }
 
 impl EnvironmentBuilder {
@@ -74,8 +78,42 @@ impl EnvironmentBuilder {
         self
     }
 
+    /// Installs these admission webhook configurations and conversion settings, pointed at
+    /// a webhook server the test runs (see [`Environment::webhook_server`]). Called more than
+    /// once, everything given is installed.
+    ///
+    /// With any webhook option, start also makes a webhook CA, a serving certificate and a
+    /// port, and every CRD the environment installs whose conversion strategy is `Webhook`
+    /// converts through that server.
+    pub fn webhooks(mut self, install: WebhookInstall) -> Self {
+        self.webhooks
+            .get_or_insert_with(WebhookInstall::default)
+            .merge(install);
+        self
+    }
+
+    /// Installs the webhook configurations in `dir` (e.g. `config/webhook`); short for
+    /// `.webhooks(WebhookInstall::from_dir(dir))`.
+    pub fn webhook_dir(self, dir: impl Into<PathBuf>) -> Self {
+        self.webhooks(WebhookInstall::from_dir(dir))
+    }
+
+    /// Makes these CRDs (by name) convert through the test's webhook server; short for
+    /// `.webhooks(WebhookInstall::new().conversion_for(crds))`. See
+    /// [`WebhookInstall::conversion_for`].
+    pub fn conversion_webhook_for<S: Into<String>>(
+        self,
+        crds: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.webhooks(WebhookInstall::new().conversion_for(crds))
+    }
+
     /// Starts etcd and kube-apiserver, waits until they serve, installs the CRDs and waits
-    /// until they are established and servable, so the environment is usable at once.
+    /// until they are established and servable, then installs the webhook configurations
+    /// and waits until they exist, so the environment is usable at once.
+    ///
+    /// Webhooks with `failurePolicy: Fail` reject matching requests until the test's webhook
+    /// server runs, so start it before creating such objects.
     ///
     /// A start that fails because of a lost race for a free port, or a machine too busy to
     /// start in time, is retried a few times; any other failure is returned at once with
@@ -92,10 +130,32 @@ impl EnvironmentBuilder {
             crds.extend(manifests::read_crd_dir(dir)?);
         }
         crds.extend(self.crds);
-
         let parent = self.data_dir_parent.as_deref();
-        let env = control_plane::retry_start(|| launch(&assets, parent)).await?;
+        let (webhook_configs, conversion_crds) = match self.webhooks {
+            Some(install) => {
+                let (mut configs, conversion) = install.load()?;
+                let server = WebhookServer::create(parent)?;
+                server.rewrite_crds(&mut crds, &conversion, true)?;
+                server.rewrite_configurations(&mut configs);
+                (Some((server, configs)), conversion)
+            }
+            None => (None, Vec::new()),
+        };
+
+        let mut env = control_plane::retry_start(|| launch(&assets, parent)).await?;
         crds::install(&env.client, &crds).await?;
+        if let Some((server, configs)) = webhook_configs {
+            webhooks::install(&env.client, &configs).await?;
+            tracing::info!(
+                port = server.port(),
+                cert_dir = %server.cert_dir().display(),
+                mutating = configs.mutating.len(),
+                validating = configs.validating.len(),
+                "envtest webhooks installed"
+            );
+            env.webhook = Some(server);
+            env.conversion_crds = conversion_crds;
+        }
         tracing::info!(
             elapsed_ms = began.elapsed().as_millis() as u64,
             url = %env.server_url(),
@@ -121,6 +181,8 @@ async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, E
         client,
         admin,
         plane,
+        webhook: None,
+        conversion_crds: Vec::new(),
     })
 }
 
@@ -134,6 +196,10 @@ pub struct Environment {
     client: kube::Client,
     admin: AdminKubeconfig,
     plane: ControlPlane,
+    /// Dropped after `plane`, so the API server is gone before its webhook certificates.
+    webhook: Option<WebhookServer>,
+    /// CRDs the test asked to convert through the webhook server, for later installs.
+    conversion_crds: Vec<String>,
 }
 
 impl std::fmt::Debug for Environment {
@@ -142,6 +208,10 @@ impl std::fmt::Debug for Environment {
             .field("server", &self.server_url())
             .field("kubeconfig_path", &self.kubeconfig_path())
             .field("pids", &self.pids())
+            .field(
+                "webhook_port",
+                &self.webhook.as_ref().map(WebhookServer::port),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -216,10 +286,23 @@ impl Environment {
     /// Installs (or updates, by server-side apply) the CRDs in `dir` and waits until they
     /// are served; returns how many there were. For a control plane that outlives a CRD
     /// change, as in `kubeforge run --watch`.
+    ///
+    /// With webhooks configured, conversion is pointed at the webhook server as at start.
     pub async fn install_crd_dir(&self, dir: &Path) -> Result<usize, Error> {
-        let crds = manifests::read_crd_dir(dir)?;
+        let mut crds = manifests::read_crd_dir(dir)?;
+        if let Some(server) = &self.webhook {
+            server.rewrite_crds(&mut crds, &self.conversion_crds, false)?;
+        }
         crds::install(&self.client, &crds).await?;
         Ok(crds.len())
+    }
+
+    /// Where the test must serve its webhooks: `127.0.0.1:<port>` with the certificate in
+    /// `cert_dir()`, trusted by the API server through each webhook's `caBundle`. `None`
+    /// unless the builder was given a webhook option ([`EnvironmentBuilder::webhooks`],
+    /// [`EnvironmentBuilder::webhook_dir`], [`EnvironmentBuilder::conversion_webhook_for`]).
+    pub fn webhook_server(&self) -> Option<&WebhookServer> {
+        self.webhook.as_ref()
     }
 
     /// Stops the control plane without blocking the async runtime (dropping blocks the

@@ -79,6 +79,11 @@ pub enum Error {
         message: String,
     },
 
+    /// The webhook install options do not fit the environment (e.g. conversion asked for
+    /// a CRD that is not installed).
+    #[error("{0}")]
+    Webhook(String),
+
     /// Something did not happen within its deadline (CRD establishment, RBAC propagation).
     #[error("timed out: {0}")]
     Timeout(String),

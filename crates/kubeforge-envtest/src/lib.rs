@@ -19,6 +19,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Admission and conversion webhooks can be installed pointing at a webhook server the test
+//! runs itself: see [`WebhookInstall`] and [`Environment::webhook_server`].
+//!
 //! Binaries come from [`assets::find`]; `kubeforge envtest` ([`assets::ensure`]) builds them.
 //! Unix only: processes are managed with process groups and signals.
 
@@ -35,10 +38,12 @@ mod kubeconfig;
 mod manifests;
 mod process;
 mod rbac;
+mod webhooks;
 
 pub use assets::{Assets, KUBERNETES_VERSION};
 pub use environment::{Environment, EnvironmentBuilder, ProcessIds};
 pub use error::Error;
+pub use webhooks::{CONVERSION_PATH, WebhookInstall, WebhookServer};
 
 /// Server-side apply field manager for everything this crate writes, so its fields are
 /// told apart from the operator's under test.

@@ -1,7 +1,10 @@
-//! Reading Kubernetes manifests (CRD directories, role.yaml) from disk.
+//! Reading Kubernetes manifests (CRD and webhook directories, role.yaml) from disk.
 
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
 use walkdir::WalkDir;
@@ -44,7 +47,7 @@ pub(crate) fn kind(doc: &Value) -> &str {
 /// also hold a kustomization.yaml.
 pub(crate) fn read_crd_dir(dir: &Path) -> Result<Vec<CustomResourceDefinition>, Error> {
     let mut crds = Vec::new();
-    for file in manifest_files(dir)? {
+    for file in manifest_files(dir, "CRD")? {
         for doc in read_documents(&file)? {
             if kind(&doc) != "CustomResourceDefinition" {
                 continue;
@@ -60,10 +63,62 @@ pub(crate) fn read_crd_dir(dir: &Path) -> Result<Vec<CustomResourceDefinition>, 
     Ok(crds)
 }
 
+/// The webhook configurations found in a directory, in file-name order.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct WebhookConfigurations {
+    pub mutating: Vec<MutatingWebhookConfiguration>,
+    pub validating: Vec<ValidatingWebhookConfiguration>,
+}
+
+/// The only API version of the webhook configuration kinds that kube-apiserver 1.22+ serves.
+const ADMISSION_V1: &str = "admissionregistration.k8s.io/v1";
+
+/// Every MutatingWebhookConfiguration and ValidatingWebhookConfiguration in the manifest
+/// files directly inside `dir` (as [`read_crd_dir`] reads CRDs). Other kinds are ignored: a
+/// `config/webhook` directory also holds a kustomization.yaml and the webhook Service.
+pub(crate) fn read_webhook_dir(dir: &Path) -> Result<WebhookConfigurations, Error> {
+    let mut found = WebhookConfigurations::default();
+    for file in manifest_files(dir, "webhook")? {
+        for doc in read_documents(&file)? {
+            let kind = kind(&doc).to_owned();
+            if kind != "MutatingWebhookConfiguration" && kind != "ValidatingWebhookConfiguration" {
+                continue;
+            }
+            let api_version = doc
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if api_version != ADMISSION_V1 {
+                return Err(Error::Manifest {
+                    path: file.clone(),
+                    message: format!(
+                        "{kind} has apiVersion {api_version:?}; only {ADMISSION_V1} is served by kube-apiserver"
+                    ),
+                });
+            }
+            let invalid = |e: serde_json::Error| Error::Manifest {
+                path: file.clone(),
+                message: format!("invalid {kind}: {e}"),
+            };
+            if kind == "MutatingWebhookConfiguration" {
+                found
+                    .mutating
+                    .push(serde_json::from_value(doc).map_err(invalid)?);
+            } else {
+                found
+                    .validating
+                    .push(serde_json::from_value(doc).map_err(invalid)?);
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The `.yaml`/`.yml`/`.json` files (or symlinks to files) directly inside `dir`, sorted by
 /// name. Subdirectories are not entered, as with `kubectl apply -f <dir>` without `-R`.
-fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let context = || format!("reading CRD directory {}", dir.display());
+/// `what` names the directory in errors ("CRD", "webhook").
+fn manifest_files(dir: &Path, what: &str) -> Result<Vec<PathBuf>, Error> {
+    let context = || format!("reading {what} directory {}", dir.display());
     let mut files = Vec::new();
     for entry in WalkDir::new(dir)
         .max_depth(1)
@@ -168,6 +223,66 @@ mod tests {
         let err = read_crd_dir(&file).expect_err("a file").to_string();
         assert!(
             err.starts_with(&format!("reading CRD directory {}: ", file.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_webhook_configurations_and_skips_the_service_and_kustomization() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            "resources:\n- manifests.yaml\n- service.yaml\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("service.yaml"),
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: webhook-service\n  namespace: system\nspec:\n  ports:\n  - port: 443\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("manifests.yaml"),
+            "---\napiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: mutating-webhook-configuration\nwebhooks:\n- name: mfoo.kb.io\n  admissionReviewVersions: [v1]\n  sideEffects: None\n  clientConfig:\n    service: {name: webhook-service, namespace: system, path: /mutate-foo}\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: validating-webhook-configuration\nwebhooks:\n- name: vfoo.kb.io\n  admissionReviewVersions: [v1]\n  sideEffects: None\n  clientConfig:\n    service: {name: webhook-service, namespace: system, path: /validate-foo}\n",
+        )
+        .expect("write");
+        let found = read_webhook_dir(dir.path()).expect("read");
+        assert_eq!(found.mutating.len(), 1);
+        assert_eq!(found.validating.len(), 1);
+        let webhooks = found.validating[0].webhooks.as_deref().unwrap_or_default();
+        assert_eq!(webhooks[0].name, "vfoo.kb.io");
+        let service = webhooks[0].client_config.service.as_ref().expect("service");
+        assert_eq!(service.path.as_deref(), Some("/validate-foo"));
+    }
+
+    #[test]
+    fn webhook_dir_errors_name_the_directory_or_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("webhook");
+        let err = read_webhook_dir(&missing).expect_err("missing").to_string();
+        assert!(
+            err.starts_with(&format!(
+                "reading webhook directory {}: ",
+                missing.display()
+            )),
+            "{err}"
+        );
+        std::fs::write(
+            dir.path().join("old.yaml"),
+            "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: old}\n",
+        )
+        .expect("write");
+        let err = read_webhook_dir(dir.path())
+            .expect_err("v1beta1")
+            .to_string();
+        assert!(err.contains("old.yaml") && err.contains("v1beta1"), "{err}");
+        std::fs::write(
+            dir.path().join("old.yaml"),
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: bad}\nwebhooks: [{name: 3}]\n",
+        )
+        .expect("write");
+        let err = read_webhook_dir(dir.path()).expect_err("bad").to_string();
+        assert!(
+            err.contains("old.yaml") && err.contains("invalid ValidatingWebhookConfiguration"),
             "{err}"
         );
     }

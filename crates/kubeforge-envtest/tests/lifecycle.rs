@@ -27,6 +27,10 @@ async fn starts_serves_and_stops_cleanly_on_drop() {
     let dir = env.data_dir().to_owned();
     assert!(process_alive(pids.etcd) && process_alive(pids.kube_apiserver));
     assert!(dir.is_dir());
+    assert!(
+        env.webhook_server().is_none(),
+        "no webhook options, no webhook server"
+    );
 
     let version = env.client().apiserver_version().await.expect("version");
     assert_eq!(version.major, "1");

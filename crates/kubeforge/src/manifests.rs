@@ -21,7 +21,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceConversion, CustomResourceDefinition, ServiceReference, WebhookClientConfig,
+    WebhookConversion,
+};
 use kube::core::Version;
 
 /// The path `#[crd]` expansions name the `#[field(...)]` schema helpers by
@@ -46,6 +49,51 @@ pub struct CrdVersion {
 }
 
 inventory::collect!(CrdVersion);
+
+/// A kind's conversion hub, registered by [`conversion_hub!`](crate::conversion_hub):
+/// the version every other version converts through. It becomes the CRD's
+/// storage version, and the CRD gets a webhook conversion at `/convert` on
+/// the project's webhook Service, as controller-gen writes it for a hub.
+#[derive(Debug)]
+pub struct ConversionHub {
+    /// The CRD's name, `<plural>.<group>`.
+    pub crd_name: fn() -> &'static str,
+    /// The hub's version.
+    pub version: fn() -> String,
+}
+
+inventory::collect!(ConversionHub);
+
+/// Declares `$kind` (a `#[crd]` type) the hub of its kind's conversion
+/// webhook: its version is stored, and `kubeforge manifests` writes the
+/// CRD's `conversion` stanza. `kubeforge create webhook --conversion` puts
+/// this in the hub version's module; the spokes' `From` conversions live in
+/// theirs.
+///
+/// ```ignore
+/// kubeforge::conversion_hub!(MyApp);
+/// ```
+#[macro_export]
+macro_rules! conversion_hub {
+    ($kind:ty) => {
+        $crate::__private::inventory::submit! {
+            $crate::manifests::ConversionHub {
+                crd_name: <$kind as $crate::kube::CustomResourceExt>::crd_name,
+                version: $crate::manifests::__resource_version::<$kind>,
+            }
+        }
+    };
+}
+
+/// The version of a resource type, as a `fn` pointer for [`ConversionHub`].
+#[doc(hidden)]
+pub fn __resource_version<K: kube::Resource<DynamicType = ()>>() -> String {
+    K::version(&()).into_owned()
+}
+
+/// The Service `kubeforge manifests` points conversion webhooks at, before
+/// kustomize's namespace and name prefix (config/webhook/service.yaml).
+const WEBHOOK_SERVICE: (&str, &str) = ("webhook-service", "system");
 
 /// Why the registered CRDs can't be turned into manifests.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +154,11 @@ pub enum ManifestError {
 /// Every CRD registered by `#[crd]` types linked into this program, one per
 /// kind with all its versions, sorted by CRD name.
 pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, ManifestError> {
-    crds_from(inventory::iter::<CrdVersion>)
+    let hubs: BTreeMap<String, String> = inventory::iter::<ConversionHub>
+        .into_iter()
+        .map(|hub| ((hub.crd_name)().to_string(), (hub.version)()))
+        .collect();
+    crds_with_hubs(inventory::iter::<CrdVersion>, &hubs)
 }
 
 /// [`all_crds`] over an explicit list (what the registry holds, or a test's).
@@ -116,6 +168,16 @@ pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, ManifestError> {
 /// labels, annotations) come from the storage version.
 pub fn crds_from<'a>(
     versions: impl IntoIterator<Item = &'a CrdVersion>,
+) -> Result<Vec<CustomResourceDefinition>, ManifestError> {
+    crds_with_hubs(versions, &BTreeMap::new())
+}
+
+/// [`crds_from`] with conversion hubs (CRD name -> hub version): a hub is
+/// the storage version whatever `#[crd(storage)]` says elsewhere, and its
+/// CRD converts through the webhook.
+pub fn crds_with_hubs<'a>(
+    versions: impl IntoIterator<Item = &'a CrdVersion>,
+    hubs: &BTreeMap<String, String>,
 ) -> Result<Vec<CustomResourceDefinition>, ManifestError> {
     // Grouped by CRD name; BTreeMap gives the sorted output order.
     let mut by_name: BTreeMap<String, Vec<(&CrdVersion, CustomResourceDefinition)>> =
@@ -151,11 +213,15 @@ pub fn crds_from<'a>(
         }
         sort_by_version_priority(&mut group, |(v, _)| v.version);
         let kind = group[0].0.kind.to_string();
-        let marked: Vec<&str> = group
-            .iter()
-            .filter(|(v, _)| v.storage)
-            .map(|(v, _)| v.version)
-            .collect();
+        let hub = hubs.get(&name).map(String::as_str);
+        let marked: Vec<&str> = match hub {
+            Some(hub) => vec![hub],
+            None => group
+                .iter()
+                .filter(|(v, _)| v.storage)
+                .map(|(v, _)| v.version)
+                .collect(),
+        };
         let storage = match marked.as_slice() {
             [one] => one.to_string(),
             [] => {
@@ -186,9 +252,32 @@ pub fn crds_from<'a>(
         // merge_crds puts the storage version first and the rest in reverse;
         // order them the way kubectl does (GA > beta > alpha, newest first).
         sort_by_version_priority(&mut merged.spec.versions, |v| &v.name);
+        if hub.is_some() {
+            merged.spec.conversion = Some(webhook_conversion());
+        }
         out.push(merged);
     }
     Ok(out)
+}
+
+/// Conversion through the project's webhook Service at `/convert`.
+fn webhook_conversion() -> CustomResourceConversion {
+    let (name, namespace) = WEBHOOK_SERVICE;
+    CustomResourceConversion {
+        strategy: "Webhook".into(),
+        webhook: Some(WebhookConversion {
+            client_config: Some(WebhookClientConfig {
+                service: Some(ServiceReference {
+                    name: name.into(),
+                    namespace: namespace.into(),
+                    path: Some("/convert".into()),
+                    port: None,
+                }),
+                ..WebhookClientConfig::default()
+            }),
+            conversion_review_versions: vec!["v1".into()],
+        }),
+    }
 }
 
 /// Sorts `items` highest version priority first, the order kubectl and API
@@ -283,6 +372,39 @@ mod tests {
             .collect();
         assert_eq!(names, ["gadgets.example.com", "widgets.example.com"]);
         assert!(crds[1].spec.versions[0].storage);
+    }
+
+    #[test]
+    fn a_conversion_hub_is_stored_and_converts_through_the_webhook() {
+        let list = [
+            reg("v1beta1", false, widget_v1beta1),
+            reg("v1", false, widget_v1),
+        ];
+        let hubs = [("widgets.example.com".to_string(), "v1beta1".to_string())].into();
+        let crds = crds_with_hubs(&list, &hubs).expect("merges");
+        let v: Vec<_> = crds[0]
+            .spec
+            .versions
+            .iter()
+            .map(|v| (v.name.as_str(), v.storage))
+            .collect();
+        assert_eq!(v, [("v1", false), ("v1beta1", true)]);
+        let conversion = serde_json::to_value(&crds[0].spec.conversion).unwrap();
+        assert_eq!(
+            conversion,
+            json!({
+                "strategy": "Webhook",
+                "webhook": {
+                    "clientConfig": { "service": {
+                        "name": "webhook-service", "namespace": "system", "path": "/convert"
+                    } },
+                    "conversionReviewVersions": ["v1"]
+                }
+            })
+        );
+        // Without a hub, no conversion stanza.
+        let list = [reg("v1", true, widget_v1), reg("v1beta1", false, widget_v1beta1)];
+        assert!(crds_from(&list).unwrap()[0].spec.conversion.is_none());
     }
 
     #[test]

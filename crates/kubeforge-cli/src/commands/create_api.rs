@@ -159,6 +159,7 @@ fn new_resource(args: &CreateApiArgs, project: &Project) -> Result<Resource> {
         path,
         plural,
         version: args.version.clone(),
+        webhooks: None,
     })
 }
 
@@ -190,6 +191,7 @@ fn existing_or_builtin(args: &CreateApiArgs, project: &Project) -> Result<Resour
         ),
         plural: builtin.plural.to_string(),
         version: builtin.version.to_string(),
+        webhooks: None,
     })
 }
 

@@ -154,11 +154,11 @@ fn sets_namespace(kustomization: &Path) -> bool {
 /// File names in `bases` holding a CRD in `domain`'s API groups that is not
 /// among `generated`. CRDs of other groups (vendored ones) are not ours.
 fn stale_crds(bases: &Path, generated: &BTreeSet<String>, domain: &str) -> Result<Vec<String>> {
-    let Ok(entries) = std::fs::read_dir(bases) else {
+    if !bases.is_dir() {
         return Ok(Vec::new());
-    };
+    }
     let mut stale = Vec::new();
-    for entry in entries {
+    for entry in walkdir::WalkDir::new(bases).min_depth(1).max_depth(1) {
         let entry = entry.with_context(|| format!("reading {}", bases.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.ends_with(".yaml") || generated.contains(&name) {

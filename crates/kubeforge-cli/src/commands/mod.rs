@@ -9,6 +9,7 @@ use crate::cli::{AlphaCommand, Cli, Command, CreateCommand};
 
 pub mod alpha_update;
 pub mod create_api;
+pub mod create_webhook;
 pub mod envtest;
 pub mod init;
 pub mod manifests;
@@ -19,6 +20,9 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init::run(args).map(|()| ExitCode::SUCCESS),
         Command::Create(CreateCommand::Api(args)) => {
             create_api::run(args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Create(CreateCommand::Webhook(args)) => {
+            create_webhook::run(args).map(|()| ExitCode::SUCCESS)
         }
         Command::Manifests(args) => manifests::run(args),
         Command::Alpha(AlphaCommand::Update(args)) => alpha_update::run(args),
@@ -108,6 +112,25 @@ mod tests {
                 .apply()
                 .unwrap();
         }
+        let mut v2 = api("apps", "v2", "MyApp", true, true);
+        v2.controller = false;
+        super::create_api::plan(&v2, root).unwrap().apply().unwrap();
+        let webhook = crate::cli::CreateWebhookArgs {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "MyApp".into(),
+            plural: None,
+            defaulting: true,
+            programmatic_validation: true,
+            conversion: true,
+            spoke: vec!["v2".into()],
+            defaulting_path: None,
+            validation_path: None,
+        };
+        super::create_webhook::plan(&webhook, root)
+            .unwrap()
+            .apply()
+            .unwrap();
         let rendered = crate::scaffold::templates::rendered_template_names();
         let unused: Vec<String> = crate::scaffold::templates::all_template_names()
             .into_iter()

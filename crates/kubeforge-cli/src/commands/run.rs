@@ -270,15 +270,15 @@ fn exit_code(status: ExitStatus) -> ExitCode {
 /// `kubectl apply -k config/samples`, when there are samples.
 async fn apply_samples(root: &Path, kubectl: &Path, kubeconfig: &Path) -> Result<()> {
     let samples = root.join("config/samples");
-    let has_samples = std::fs::read_dir(&samples)
-        .map(|entries| {
-            entries.flatten().any(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                name.ends_with(".yaml") && name != "kustomization.yaml"
-            })
-        })
-        .unwrap_or(false);
+    let has_samples = walkdir::WalkDir::new(&samples)
+        .min_depth(1)
+        .max_depth(1)
+        .into_iter()
+        .flatten()
+        .any(|e| {
+            let name = e.file_name().to_string_lossy();
+            name.ends_with(".yaml") && name != "kustomization.yaml"
+        });
     if !has_samples {
         return Ok(());
     }

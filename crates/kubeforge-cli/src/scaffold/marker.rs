@@ -32,11 +32,25 @@ pub enum Marker {
     Samples,
     /// `config/rbac/kustomization.yaml`: the admin/editor/viewer roles per kind.
     Rbac,
+    /// The manager crate's `lib.rs`: modules added by later scaffolds.
+    Modules,
+    /// The manager's `main.rs`: `use` lines for what later scaffolds wire in.
+    Imports,
+    /// The manager's `Cargo.toml`: test-only dependencies later scaffolds need.
+    DevDependencies,
+    /// The webhooks' modules (`webhook/mod.rs`) and their registration (`main.rs`).
+    Webhooks,
+    /// `config/default/kustomization.yaml`: bases turned on by later scaffolds.
+    DefaultResources,
+    /// `config/default/kustomization.yaml`: patches added by later scaffolds.
+    DefaultPatches,
+    /// `config/network-policy/kustomization.yaml`: one policy per kind of traffic.
+    NetworkPolicies,
 }
 
 impl Marker {
     /// The table: every marker, for checks that templates and code agree.
-    pub const ALL: [Marker; 7] = [
+    pub const ALL: [Marker; 14] = [
         Marker::Groups,
         Marker::Versions,
         Marker::Kinds,
@@ -44,6 +58,13 @@ impl Marker {
         Marker::CrdResources,
         Marker::Samples,
         Marker::Rbac,
+        Marker::Modules,
+        Marker::Imports,
+        Marker::DevDependencies,
+        Marker::Webhooks,
+        Marker::DefaultResources,
+        Marker::DefaultPatches,
+        Marker::NetworkPolicies,
     ];
 
     /// The marker's name after the prefix.
@@ -56,6 +77,13 @@ impl Marker {
             Marker::CrdResources => "crd-resources",
             Marker::Samples => "samples",
             Marker::Rbac => "rbac",
+            Marker::Modules => "modules",
+            Marker::Imports => "imports",
+            Marker::DevDependencies => "dev-dependencies",
+            Marker::Webhooks => "webhooks",
+            Marker::DefaultResources => "default-resources",
+            Marker::DefaultPatches => "default-patches",
+            Marker::NetworkPolicies => "network-policies",
         }
     }
 

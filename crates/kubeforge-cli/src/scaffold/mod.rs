@@ -20,7 +20,7 @@ pub mod templates;
 
 use anyhow::Result;
 
-pub use model::{ProjectModel, ResourceModel};
+pub use model::{ProjectModel, ResourceModel, WebhookModel};
 pub use plan::Plan;
 use templates::Scaffold;
 
@@ -51,6 +51,16 @@ pub fn controller(plan: &mut Plan, model: &ResourceModel) -> Result<()> {
     templates::render(Scaffold::Controller, model, plan)
 }
 
+/// A kind's webhooks, wired into the manager and config/, and each spoke's
+/// conversions in the API crate.
+pub fn webhook(plan: &mut Plan, model: &WebhookModel) -> Result<()> {
+    templates::render(Scaffold::Webhook, model, plan)?;
+    for spoke in model.spoke_models() {
+        templates::render(Scaffold::Spoke, &spoke, plan)?;
+    }
+    Ok(())
+}
+
 /// Every scaffold step for `project`, replayed in PROJECT's order into
 /// `plan`: what `init` and each `create api` produced.
 pub fn replay(plan: &mut Plan, project: &Project) -> Result<()> {
@@ -67,5 +77,28 @@ pub fn replay(plan: &mut Plan, project: &Project) -> Result<()> {
         }
         so_far.resources.push(resource.clone());
     }
+    // Webhooks after every kind: a conversion's spokes are other resources.
+    for index in 0..project.resources.len() {
+        if let Some(model) = webhook_model(project, index) {
+            webhook(plan, &model)?;
+        }
+    }
     Ok(())
+}
+
+/// The webhooks of `project.resources[index]`, if it has any. Names are
+/// derived as when the kind was added (from the resources before it), and
+/// spokes are looked up among all versions of the kind.
+pub fn webhook_model(project: &Project, index: usize) -> Option<WebhookModel> {
+    let resource = project.resources.get(index)?;
+    let webhooks = resource.webhooks.as_ref()?;
+    let mut before = project.clone();
+    before.resources.truncate(index);
+    before.resources.extend(
+        project.resources[index..]
+            .iter()
+            .filter(|r| r.group == resource.group && r.kind == resource.kind)
+            .cloned(),
+    );
+    Some(WebhookModel::new(&before, resource, webhooks))
 }

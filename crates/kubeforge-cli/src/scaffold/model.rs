@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::names;
-use crate::project::{Project, Resource};
+use crate::project::{Project, Resource, Webhooks};
 
 /// Variables every scaffold of a project sees.
 #[derive(Debug, Clone, Serialize)]
@@ -134,5 +134,121 @@ impl ResourceModel {
             controller_name: controller_module.clone(),
             controller_module,
         }
+    }
+}
+
+/// Variables for a kind's webhooks (`create webhook`), on top of the
+/// resource's: the hub version's resource when there is a conversion.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookModel {
+    #[serde(flatten)]
+    pub resource: ResourceModel,
+    /// The module holding this kind and version's webhooks (`my_app_v1`).
+    pub webhook_module: String,
+    pub defaulting: bool,
+    pub validation: bool,
+    pub conversion: bool,
+    /// Served paths, Kubebuilder's unless overridden.
+    pub defaulting_path: String,
+    pub validation_path: String,
+    /// Webhook names, as Kubebuilder's `m<kind>-<version>.kb.io`.
+    pub defaulting_name: String,
+    pub validation_name: String,
+    /// The versions converted through this one (the hub).
+    pub spokes: Vec<SpokeModel>,
+}
+
+/// One spoke of a conversion: a version converted to and from the hub.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpokeModel {
+    /// The spoke's version (`v1beta1`).
+    pub spoke_version: String,
+    /// The spoke's type path.
+    pub spoke_type_path: String,
+}
+
+impl WebhookModel {
+    /// The model of `resource`'s webhooks as PROJECT records them; `project`
+    /// as for [`ResourceModel::new`], and holding the spokes' resources.
+    pub fn new(project: &Project, resource: &Resource, webhooks: &Webhooks) -> WebhookModel {
+        let resource_model = ResourceModel::new(project, resource);
+        let path = |prefix: &str| {
+            format!(
+                "/{prefix}-{}-{}-{}",
+                resource_model.api_group.replace('.', "-"),
+                resource.version,
+                resource_model.kind_lower
+            )
+        };
+        let spokes = webhooks
+            .spoke
+            .iter()
+            .map(|version| SpokeModel {
+                spoke_type_path: project
+                    .find_resource(&resource.group, version, &resource.kind)
+                    .map(|r| r.path.clone())
+                    .unwrap_or_default(),
+                spoke_version: version.clone(),
+            })
+            .collect();
+        WebhookModel {
+            webhook_module: format!("{}_{}", resource_model.controller_module, resource.version),
+            defaulting: webhooks.defaulting,
+            validation: webhooks.validation,
+            conversion: webhooks.conversion,
+            defaulting_path: webhooks
+                .defaulting_path
+                .clone()
+                .unwrap_or_else(|| path("mutate")),
+            validation_path: webhooks
+                .validation_path
+                .clone()
+                .unwrap_or_else(|| path("validate")),
+            defaulting_name: format!("m{}-{}.kb.io", resource_model.kind_lower, resource.version),
+            validation_name: format!("v{}-{}.kb.io", resource_model.kind_lower, resource.version),
+            spokes,
+            resource: resource_model,
+        }
+    }
+
+    /// The same webhooks limited to what one `create webhook` added, so a
+    /// later command scaffolds only its own files and lines.
+    pub fn only(&self, added: &Webhooks) -> WebhookModel {
+        let mut model = self.clone();
+        model.defaulting &= added.defaulting;
+        model.validation &= added.validation;
+        model.conversion &= added.conversion;
+        model
+            .spokes
+            .retain(|s| added.spoke.contains(&s.spoke_version));
+        model
+    }
+}
+
+/// Variables for one spoke's conversions: the hub's resource and the spoke.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpokeScaffoldModel {
+    #[serde(flatten)]
+    pub hub: ResourceModel,
+    #[serde(flatten)]
+    pub spoke: SpokeModel,
+    /// The hub version's module, as the API crate names it (`crate::apps::v1`).
+    pub hub_module: String,
+}
+
+impl WebhookModel {
+    /// The model for each spoke's `From` conversions.
+    pub fn spoke_models(&self) -> Vec<SpokeScaffoldModel> {
+        self.spokes
+            .iter()
+            .map(|spoke| SpokeScaffoldModel {
+                hub: self.resource.clone(),
+                spoke: spoke.clone(),
+                hub_module: format!(
+                    "crate::{}::{}",
+                    self.resource.group_module, self.resource.version
+                ),
+            })
+            .collect()
     }
 }

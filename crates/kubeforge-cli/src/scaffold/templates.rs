@@ -41,17 +41,29 @@ pub enum Scaffold {
     Api,
     /// A controller (`create api --controller`).
     Controller,
+    /// A kind's webhooks (`create webhook`).
+    Webhook,
+    /// One spoke's conversions (`create webhook --conversion --spoke`).
+    Spoke,
 }
 
 impl Scaffold {
     /// Every scaffold, for checks over all templates.
-    pub const ALL: [Scaffold; 3] = [Scaffold::Init, Scaffold::Api, Scaffold::Controller];
+    pub const ALL: [Scaffold; 5] = [
+        Scaffold::Init,
+        Scaffold::Api,
+        Scaffold::Controller,
+        Scaffold::Webhook,
+        Scaffold::Spoke,
+    ];
 
     fn dir(self) -> &'static str {
         match self {
             Scaffold::Init => "init",
             Scaffold::Api => "api",
             Scaffold::Controller => "controller",
+            Scaffold::Webhook => "webhook",
+            Scaffold::Spoke => "spoke",
         }
     }
 }

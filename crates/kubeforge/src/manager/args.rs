@@ -55,6 +55,42 @@ pub struct ManagerArgs {
     #[arg(long, env = "METRICS_CERT_KEY", default_value = "tls.key")]
     pub metrics_cert_key: String,
 
+    /// Serve the webhooks registered with `Manager::add_webhooks`. Set
+    /// ENABLE_WEBHOOKS=false to run without them (and without their
+    /// certificate), e.g. on a laptop, as in Kubebuilder projects.
+    #[arg(
+        long,
+        env = "ENABLE_WEBHOOKS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+    )]
+    pub enable_webhooks: bool,
+
+    /// Port the webhook server listens on (HTTPS, all interfaces).
+    #[arg(long, env = "WEBHOOK_PORT", default_value_t = crate::webhook::DEFAULT_PORT)]
+    pub webhook_port: u16,
+
+    /// Directory with the webhook server's certificate and key: the mounted
+    /// webhook-server-cert Secret in a cluster. Reloaded when they change.
+    #[arg(long, env = "WEBHOOK_CERT_PATH", default_value = crate::webhook::DEFAULT_CERT_DIR)]
+    pub webhook_cert_path: PathBuf,
+
+    /// File name of the certificate (PEM chain) in --webhook-cert-path.
+    #[arg(long, env = "WEBHOOK_CERT_NAME", default_value = crate::webhook::DEFAULT_CERT_NAME)]
+    pub webhook_cert_name: String,
+
+    /// File name of the private key (PEM) in --webhook-cert-path.
+    #[arg(long, env = "WEBHOOK_CERT_KEY", default_value = crate::webhook::DEFAULT_KEY_NAME)]
+    pub webhook_cert_key: String,
+
+    /// Let the webhook server speak HTTP/2. Off by default, as in
+    /// Kubebuilder, because of the HTTP/2 rapid-reset advisories
+    /// (CVE-2023-44487); needs kubeforge's `webhook-http2` feature.
+    #[arg(long, env = "ENABLE_HTTP2")]
+    pub enable_http2: bool,
+
     /// Address the /healthz and /readyz probe endpoints bind to ("0" disables them).
     #[arg(
         long,
@@ -111,6 +147,12 @@ impl Default for ManagerArgs {
             metrics_cert_path: None,
             metrics_cert_name: "tls.crt".into(),
             metrics_cert_key: "tls.key".into(),
+            enable_webhooks: true,
+            webhook_port: crate::webhook::DEFAULT_PORT,
+            webhook_cert_path: crate::webhook::DEFAULT_CERT_DIR.into(),
+            webhook_cert_name: crate::webhook::DEFAULT_CERT_NAME.into(),
+            webhook_cert_key: crate::webhook::DEFAULT_KEY_NAME.into(),
+            enable_http2: false,
             health_probe_bind_address: "0.0.0.0:8081".into(),
             leader_elect: false,
             leader_election_namespace: None,

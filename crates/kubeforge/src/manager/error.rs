@@ -39,6 +39,10 @@ pub enum ManagerError {
     /// The Kubernetes client could not be built from the configuration.
     #[error("cannot build the Kubernetes client")]
     Client(#[source] kube::Error),
+    /// The webhook server could not start (no certificate, port in use, a
+    /// registration mistake).
+    #[error("cannot start the webhook server")]
+    Webhook(#[source] crate::webhook::WebhookError),
     /// A metrics or probe listener could not bind.
     #[error("cannot bind the {what} server to {address}")]
     Bind {

@@ -1,8 +1,9 @@
 //! [`Manager::run`] and [`Manager::run_until`]: the order a manager starts
 //! and stops things in. Probes and metrics come up first, then the
 //! controllers (after leader election, if enabled); at shutdown the
-//! controllers drain, the Lease is released, and the HTTP servers stop last
-//! so probes and scrapes see the whole shutdown.
+//! controllers drain, the Lease is released, and the HTTP servers (probes,
+//! metrics, webhooks) stop last so probes, scrapes and admission requests
+//! see the whole shutdown.
 
 use std::future::Future;
 use std::pin::pin;
@@ -61,7 +62,15 @@ impl Manager {
 
         let health = Arc::new(Health::new());
         let (http_stop, http_stop_rx) = watch::channel(false);
-        let servers = self.spawn_http_servers(&health, &http_stop_rx);
+        let mut servers = self.spawn_http_servers(&health, &http_stop_rx);
+        if let Some(webhooks) = self.webhook_server.take() {
+            let stop = wait_until_true(http_stop_rx.clone());
+            servers.push(tokio::spawn(async move {
+                if let Err(error) = webhooks.serve(stop).await {
+                    error!(error = %error_chain(&error), "webhook server failed");
+                }
+            }));
+        }
         health.set(Phase::Running);
 
         let mut running = RunningControllers::new();

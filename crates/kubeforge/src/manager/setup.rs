@@ -15,6 +15,10 @@ use super::controllers::BoxedController;
 use super::logging::init_tracing;
 use super::metrics::ManagerMetrics;
 use super::{Context, ManagerArgs, ManagerError, http, tls};
+use crate::webhook::{BoundWebhookServer, WebhookConfig, WebhookServer};
+
+/// A registration of webhooks with the server the manager builds.
+type WebhookRegistration = Box<dyn FnOnce(WebhookServer) -> WebhookServer + Send>;
 
 /// Runs controllers with metrics, probes, leader election and graceful
 /// shutdown. See the [module docs](super).
@@ -37,6 +41,10 @@ pub struct Manager {
     /// Set when /metrics is served over HTTPS (--metrics-secure).
     pub(super) metrics_tls: Option<Arc<rustls::ServerConfig>>,
     pub(super) probe_listener: Option<(TcpListener, SocketAddr)>,
+    /// What `add_webhooks` registered, applied when the server is built.
+    webhooks: Vec<WebhookRegistration>,
+    /// The webhook server, once bound (when webhooks are registered and enabled).
+    pub(super) webhook_server: Option<BoundWebhookServer>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -86,6 +94,8 @@ impl Manager {
             metrics_listener: None,
             metrics_tls: None,
             probe_listener: None,
+            webhooks: Vec::new(),
+            webhook_server: None,
         })
     }
 
@@ -134,9 +144,32 @@ impl Manager {
         self
     }
 
-    /// Binds the metrics and probe listeners now instead of in `run`, so the
-    /// caller can learn the real addresses (e.g. with port 0 in tests).
-    /// Calling it again does nothing.
+    /// Adds webhooks: `register` is handed the manager's webhook server and
+    /// returns it with its defaulters, validators or conversions added
+    /// (`create webhook` scaffolds one such function per webhook).
+    ///
+    /// The server listens on `--webhook-port` with the certificate in
+    /// `--webhook-cert-path`, on every replica (the API server calls any of
+    /// them through the Service), from before leader election until the
+    /// controllers have stopped. `--enable-webhooks=false` (ENABLE_WEBHOOKS)
+    /// leaves it off.
+    pub fn add_webhooks<F>(&mut self, register: F) -> &mut Self
+    where
+        F: FnOnce(WebhookServer) -> WebhookServer + Send + 'static,
+    {
+        self.webhooks.push(Box::new(register));
+        self
+    }
+
+    /// The address webhooks are served on, once bound (`None` without
+    /// webhooks, or with `--enable-webhooks=false`).
+    pub fn webhook_addr(&self) -> Option<SocketAddr> {
+        self.webhook_server.as_ref().map(BoundWebhookServer::local_addr)
+    }
+
+    /// Binds the metrics, probe and webhook listeners now instead of in
+    /// `run`, so the caller can learn the real addresses (e.g. with port 0
+    /// in tests). Calling it again does nothing.
     pub async fn bind(&mut self) -> Result<(), ManagerError> {
         if self.bound {
             return Ok(());
@@ -147,8 +180,32 @@ impl Manager {
         }
         self.probe_listener =
             http::bind("health probe", &self.args.health_probe_bind_address).await?;
+        self.webhook_server = self.bind_webhooks().await?;
         self.bound = true;
         Ok(())
+    }
+
+    /// The webhook server with every registration, bound, when there are
+    /// webhooks and they are enabled.
+    async fn bind_webhooks(&mut self) -> Result<Option<BoundWebhookServer>, ManagerError> {
+        let registrations = std::mem::take(&mut self.webhooks);
+        if registrations.is_empty() {
+            return Ok(None);
+        }
+        if !self.args.enable_webhooks {
+            info!("webhooks disabled (--enable-webhooks=false / ENABLE_WEBHOOKS=false)");
+            return Ok(None);
+        }
+        let config = WebhookConfig::new()
+            .port(self.args.webhook_port)
+            .cert_dir(&self.args.webhook_cert_path)
+            .cert_name(&self.args.webhook_cert_name)
+            .key_name(&self.args.webhook_cert_key)
+            .enable_http2(self.args.enable_http2);
+        let server = registrations
+            .into_iter()
+            .fold(WebhookServer::new(config), |server, register| register(server));
+        server.bind().await.map(Some).map_err(ManagerError::Webhook)
     }
 
     /// The certificate from --metrics-cert-path, else a self-signed one.

@@ -21,6 +21,7 @@ use clap::Parser;
 use kubeforge::manager::{Manager, ManagerArgs};
 
 use myapp_manager::controller;
+// +kubeforge:scaffold:imports
 
 /// Command-line flags. Add your own next to the manager's.
 #[derive(Debug, Parser)]
@@ -36,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
     let mut manager = Manager::new(cli.manager, "myapp.example.com").await?;
     manager.add_controller("my_app", controller::my_app::run);
     // +kubeforge:scaffold:controllers
+    // +kubeforge:scaffold:webhooks
     manager.run().await?;
     Ok(())
 }

@@ -3,3 +3,4 @@
 //! the manager.
 
 pub mod controller;
+// +kubeforge:scaffold:modules

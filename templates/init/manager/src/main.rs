@@ -7,6 +7,7 @@ use clap::Parser;
 use kubeforge::manager::{Manager, ManagerArgs};
 
 use {{ manager_lib }}::controller;
+// +kubeforge:scaffold:imports
 
 /// Command-line flags. Add your own next to the manager's.
 #[derive(Debug, Parser)]
@@ -21,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut manager = Manager::new(cli.manager, "{{ leader_election_id }}").await?;
     // +kubeforge:scaffold:controllers
+    // +kubeforge:scaffold:webhooks
     manager.run().await?;
     Ok(())
 }

@@ -17,3 +17,4 @@
 //! the manager.
 
 pub mod controller;
+// +kubeforge:scaffold:modules
