@@ -59,6 +59,13 @@ pub fn is_crd_group(value: &str) -> bool {
     value.contains('.') && is_dns1123_subdomain(value)
 }
 
+/// A DNS-1123 subdomain with at least three dot-separated parts
+/// (`mmyapp-v1.kb.io`), as the API server requires of an admission
+/// webhook's name (apimachinery's `IsFullyQualifiedName`).
+pub fn is_fully_qualified_name(value: &str) -> bool {
+    value.split('.').count() >= 3 && is_dns1123_subdomain(value)
+}
+
 /// One DNS-1123 label: lowercase alphanumerics and '-', 1 to 63 characters,
 /// starting and ending with an alphanumeric.
 pub fn is_dns1123_label(label: &str) -> bool {
@@ -394,13 +401,31 @@ mod tests {
 
     #[test]
     fn predicates_agree_with_validators() {
-        for v in ["v1", "v2", "v1alpha1", "v2beta3", "v1beta", "v0", "V1", "v1gamma1", ""] {
+        for v in [
+            "v1", "v2", "v1alpha1", "v2beta3", "v1beta", "v0", "V1", "v1gamma1", "",
+        ] {
             assert_eq!(is_version(v), validate_version(v).is_ok(), "{v}");
         }
-        for k in ["MyApp", "DNSRecord", "App2", "myApp", "My_App", "", "Ünicode"] {
+        for k in [
+            "MyApp",
+            "DNSRecord",
+            "App2",
+            "myApp",
+            "My_App",
+            "",
+            "Ünicode",
+        ] {
             assert_eq!(is_kind(k), validate_kind(k).is_ok(), "{k}");
         }
-        for d in ["example.com", "infra", "a-b.c1", "Example.com", "a..b", "", "-a"] {
+        for d in [
+            "example.com",
+            "infra",
+            "a-b.c1",
+            "Example.com",
+            "a..b",
+            "",
+            "-a",
+        ] {
             assert_eq!(
                 is_dns1123_subdomain(d),
                 validate_dns1123_subdomain("domain", d).is_ok(),
@@ -450,5 +475,21 @@ mod tests {
         assert_eq!(group_module("batch.tutorial"), "batch_tutorial");
         assert_eq!(group_module("my-group"), "my_group");
         assert_eq!(group_module("type"), "r#type");
+    }
+
+    #[test]
+    fn fully_qualified_names_have_three_parts() {
+        for good in [
+            "mmyapp-v1.kb.io",
+            "a.b.c",
+            "default.cronjob.testdata.kubebuilder.io",
+        ] {
+            assert!(is_fully_qualified_name(good), "{good}");
+        }
+        for bad in [
+            "kb.io", "mmyapp", "", "M.kb.io", "a..b.c", "a.b.c.", "a_b.c.d",
+        ] {
+            assert!(!is_fully_qualified_name(bad), "{bad}");
+        }
     }
 }

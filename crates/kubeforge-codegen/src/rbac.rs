@@ -22,14 +22,15 @@
 //! - `urls` rules stand alone: non-resource URLs cannot be mixed with
 //!   groups, resources or names, and exist only in ClusterRoles.
 
+use crate::names::{is_dns1123_label, is_dns1123_subdomain};
+use darling::FromMeta;
+use darling::ast::NestedMeta;
 use proc_macro2::{Span, TokenStream};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
-use syn::ext::IdentExt;
-use syn::parse::{ParseStream, Parser};
-use syn::punctuated::Punctuated;
-use syn::{Ident, LitStr, Token, bracketed};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Lit, Meta};
 
 /// One `#[rbac(...)]` attribute, as written (validated, not yet merged).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,103 +73,178 @@ pub const RESOURCE_VERBS: &[&str] = &[
 /// authorized with the lower-cased HTTP method.
 pub const URL_VERBS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options"];
 
-const KEYS: &str = "groups, resources, verbs, resource_names, urls, namespace";
+/// Every key of `#[rbac(...)]`, in the order error messages list them. A
+/// test checks [`RbacArgs`] accepts each.
+const KEYS: &[&str] = &[
+    "groups",
+    "resources",
+    "verbs",
+    "resource_names",
+    "urls",
+    "namespace",
+];
 
 impl RbacRule {
     /// Parses and validates the arguments of `#[rbac(...)]`, e.g.
     /// `groups = ["apps"], resources = ["deployments"], verbs = ["get", "list"]`.
     /// Any key also takes a single string (`groups = "apps"`).
     ///
-    /// Errors carry the span of the offending token and say what is allowed.
+    /// Errors carry the span of the offending token and say what is allowed;
+    /// a misspelled key gets a "did you mean" suggestion. When the arguments
+    /// have several mistakes the error holds them all, first in source order
+    /// first (`to_string` and `span` give that one).
     pub fn parse(args: TokenStream) -> syn::Result<RbacRule> {
         let whole = args.clone();
-        let entries = (|input: ParseStream| {
-            Punctuated::<Entry, Token![,]>::parse_terminated_with(input, parse_entry)
-        })
-        .parse2(args)?;
-        build(entries.into_iter().collect(), &whole)
+        let items = NestedMeta::parse_meta_list(args).map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!(
+                    "{e}; write the arguments as `key = value` separated by commas, e.g. \
+                     `groups = \"apps\", resources = \"deployments\", verbs = [\"get\"]`"
+                ),
+            )
+        })?;
+        let args = RbacArgs::from_list(&items).map_err(explain)?;
+        build(args, &whole)
     }
 }
 
-/// One `key = value` pair, with spans kept for error messages.
-struct Entry {
-    key: Ident,
-    values: Vec<LitStr>,
-    /// The span of the whole value, for "must not be empty" errors.
-    value_span: Span,
+/// The keys as darling reads them; every value is checked in [`build`].
+#[derive(FromMeta)]
+struct RbacArgs {
+    #[darling(default)]
+    groups: Option<Values>,
+    #[darling(default)]
+    resources: Option<Values>,
+    #[darling(default)]
+    verbs: Option<Values>,
+    #[darling(default)]
+    resource_names: Option<Values>,
+    #[darling(default)]
+    urls: Option<Values>,
+    #[darling(default)]
+    namespace: Option<Values>,
 }
 
-fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
-    // parse_any: a keyword such as `type` still gets "unknown key" rather
-    // than "expected identifier".
-    let key = input.call(Ident::parse_any)?;
-    if !KEYS.split(", ").any(|k| key == k) {
-        return Err(syn::Error::new(
-            key.span(),
-            format!("unknown key `{key}`; expected one of: {KEYS}"),
-        ));
-    }
-    input
-        .parse::<Token![=]>()
-        .map_err(|e| syn::Error::new(e.span(), format!("expected `=` after `{key}`")))?;
-    let value_span = input.span();
-    let expected = || {
-        format!("expected a string or a list of strings for `{key}`, e.g. `{key} = [\"a\", \"b\"]`")
-    };
-    let values = if input.peek(syn::token::Bracket) {
-        let content;
-        bracketed!(content in input);
-        let list = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)
-            .map_err(|e| syn::Error::new(e.span(), expected()))?;
-        list.into_iter().collect()
-    } else if input.peek(LitStr) {
-        vec![input.parse::<LitStr>()?]
-    } else {
-        return Err(syn::Error::new(input.span(), expected()));
-    };
-    Ok(Entry {
-        key,
-        values,
-        value_span,
-    })
-}
-
-/// The validated values of one key.
-struct Field {
-    key: Ident,
+/// The strings of one `key = "a"` or `key = ["a", "b"]`, with spans kept
+/// for error messages.
+struct Values {
+    /// The span of the key, for errors about the key as a whole.
+    key: Span,
     values: Vec<(String, Span)>,
 }
 
-fn build(entries: Vec<Entry>, whole: &TokenStream) -> syn::Result<RbacRule> {
-    let mut fields: BTreeMap<String, Field> = BTreeMap::new();
-    for entry in entries {
-        let name = entry.key.to_string();
-        if fields.contains_key(&name) {
-            return Err(syn::Error::new(
-                entry.key.span(),
-                format!("duplicate key `{name}`"),
-            ));
-        }
-        if entry.values.is_empty() {
-            return Err(syn::Error::new(
-                entry.value_span,
-                format!("`{name}` must not be empty"),
-            ));
-        }
-        let values = entry
-            .values
-            .iter()
-            .map(|lit| (lit.value(), lit.span()))
-            .collect();
-        fields.insert(
-            name,
-            Field {
-                key: entry.key,
-                values,
-            },
-        );
+impl FromMeta for Values {
+    fn from_meta(item: &Meta) -> darling::Result<Self> {
+        let key = item.path();
+        let name = darling::util::path_to_string(key);
+        let expected = || {
+            format!(
+                "expected a string or a list of strings for `{name}`, e.g. `{name} = [\"a\", \"b\"]`"
+            )
+        };
+        let string = |e: &Expr| match e {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => Ok((s.value(), s.span())),
+            other => Err(darling::Error::custom(expected()).with_span(other)),
+        };
+        let value = match item {
+            Meta::NameValue(nv) => &nv.value,
+            _ => {
+                return Err(darling::Error::custom(format!(
+                    "expected `=` after `{name}`, e.g. `{name} = [\"a\", \"b\"]`"
+                ))
+                .with_span(item));
+            }
+        };
+        let values = match value {
+            Expr::Array(array) => {
+                if array.elems.is_empty() {
+                    return Err(
+                        darling::Error::custom(format!("`{name}` must not be empty"))
+                            .with_span(array),
+                    );
+                }
+                array.elems.iter().map(string).collect::<Result<_, _>>()?
+            }
+            single => vec![string(single)?],
+        };
+        Ok(Values {
+            key: key.span(),
+            values,
+        })
     }
+}
 
+/// darling's messages for a misspelled or repeated key, reworded to say what
+/// is allowed (darling lists the keys only when there are few, and only
+/// without a suggestion).
+fn explain(err: darling::Error) -> syn::Error {
+    explain_keys(err, KEYS, "#[rbac]")
+}
+
+/// [`explain`] for any attribute whose keys are `keys` (`attr`, e.g.
+/// `#[webhook]`, names it when darling reports nothing specific), so every
+/// attribute this crate parses words key mistakes the same way.
+pub(crate) fn explain_keys(err: darling::Error, keys: &[&str], attr: &str) -> syn::Error {
+    let mut out: Option<syn::Error> = None;
+    for single in err.flatten() {
+        let span = single.span();
+        let message = syn::Error::from(single).to_string();
+        let message = if let Some((key, suggestion)) = parse_unknown_field(&message) {
+            let hint = suggestion
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            format!(
+                "unknown key `{key}`{hint}; expected one of: {}",
+                keys.join(", ")
+            )
+        } else if let Some(key) = parse_duplicate_field(&message) {
+            format!("duplicate key `{key}`")
+        } else if message == LITERAL_ITEM {
+            format!(
+                "expected `key = value`, not a bare literal; keys: {}",
+                keys.join(", ")
+            )
+        } else {
+            message
+        };
+        let error = syn::Error::new(span, message);
+        match &mut out {
+            Some(all) => all.combine(error),
+            None => out = Some(error),
+        }
+    }
+    out.unwrap_or_else(|| syn::Error::new(Span::call_site(), format!("invalid {attr} arguments")))
+}
+
+/// The key and the suggestion of darling's "Unknown field: `x`. Did you mean
+/// `y`?" (`suggestions` feature). Public so the macros reword darling's
+/// message the same way; a test pins darling's wording.
+#[doc(hidden)]
+pub fn parse_unknown_field(message: &str) -> Option<(&str, Option<&str>)> {
+    let rest = message.strip_prefix("Unknown field: `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let suggestion = rest
+        .strip_prefix(". Did you mean `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(s, _)| s);
+    Some((key, suggestion))
+}
+
+/// darling's message for a bare literal (`#[rbac("pods")]`) where a
+/// `key = value` belongs.
+#[doc(hidden)]
+pub const LITERAL_ITEM: &str = "Unexpected meta-item format `literal`";
+
+/// The key of darling's "Duplicate field `x`".
+#[doc(hidden)]
+pub fn parse_duplicate_field(message: &str) -> Option<&str> {
+    message.strip_prefix("Duplicate field `")?.strip_suffix('`')
+}
+
+fn build(args: RbacArgs, whole: &TokenStream) -> syn::Result<RbacRule> {
     let missing = |msg: &str| {
         if whole.is_empty() {
             syn::Error::new(Span::call_site(), msg)
@@ -176,28 +252,26 @@ fn build(entries: Vec<Entry>, whole: &TokenStream) -> syn::Result<RbacRule> {
             syn::Error::new_spanned(whole, msg)
         }
     };
-    let Some(verbs) = fields.get("verbs") else {
+    let Some(verbs) = &args.verbs else {
         return Err(missing("`verbs` is required"));
     };
 
-    if let Some(urls) = fields.get("urls") {
-        for other in ["groups", "resources"] {
-            if fields.contains_key(other) {
-                return Err(syn::Error::new(
-                    urls.key.span(),
-                    "`urls` cannot be combined with `groups`/`resources`",
-                ));
-            }
-        }
-        if let Some(f) = fields.get("resource_names") {
+    if let Some(urls) = &args.urls {
+        if args.groups.is_some() || args.resources.is_some() {
             return Err(syn::Error::new(
-                f.key.span(),
+                urls.key,
+                "`urls` cannot be combined with `groups`/`resources`",
+            ));
+        }
+        if let Some(f) = &args.resource_names {
+            return Err(syn::Error::new(
+                f.key,
                 "`resource_names` cannot be used with `urls`",
             ));
         }
-        if let Some(f) = fields.get("namespace") {
+        if let Some(f) = &args.namespace {
             return Err(syn::Error::new(
-                f.key.span(),
+                f.key,
                 "`namespace` cannot be used with `urls`: non-resource URLs exist only in ClusterRoles",
             ));
         }
@@ -212,10 +286,10 @@ fn build(entries: Vec<Entry>, whole: &TokenStream) -> syn::Result<RbacRule> {
         });
     }
 
-    let Some(resources) = fields.get("resources") else {
+    let Some(resources) = &args.resources else {
         return Err(missing("`resources` is required unless `urls` is given"));
     };
-    let Some(groups) = fields.get("groups") else {
+    let Some(groups) = &args.groups else {
         return Err(missing(
             "`groups` is required with `resources`; use `groups = \"\"` (or \"core\") for the core API group",
         ));
@@ -227,7 +301,7 @@ fn build(entries: Vec<Entry>, whole: &TokenStream) -> syn::Result<RbacRule> {
     for (resource, span) in &resources.values {
         check_resource(resource, *span)?;
     }
-    let resource_names = match fields.get("resource_names") {
+    let resource_names = match &args.resource_names {
         Some(f) => {
             for (name, span) in &f.values {
                 check_resource_name(name, *span)?;
@@ -236,18 +310,19 @@ fn build(entries: Vec<Entry>, whole: &TokenStream) -> syn::Result<RbacRule> {
         }
         None => Vec::new(),
     };
-    let namespace = match fields.get("namespace") {
-        Some(f) => {
-            if f.values.len() != 1 {
+    let namespace = match &args.namespace {
+        Some(f) => match f.values.as_slice() {
+            [(ns, span)] => {
+                check_namespace(ns, *span)?;
+                Some(ns.clone())
+            }
+            _ => {
                 return Err(syn::Error::new(
-                    f.key.span(),
+                    f.key,
                     "`namespace` takes a single string, e.g. `namespace = \"my-namespace\"`",
                 ));
             }
-            let (ns, span) = &f.values[0];
-            check_namespace(ns, *span)?;
-            Some(ns.clone())
-        }
+        },
         None => None,
     };
     Ok(RbacRule {
@@ -260,11 +335,11 @@ fn build(entries: Vec<Entry>, whole: &TokenStream) -> syn::Result<RbacRule> {
     })
 }
 
-fn values(f: &Field) -> Vec<String> {
+fn values(f: &Values) -> Vec<String> {
     f.values.iter().map(|(v, _)| v.clone()).collect()
 }
 
-fn check_verbs(verbs: &Field, allowed: &[&str], context: &str) -> syn::Result<()> {
+fn check_verbs(verbs: &Values, allowed: &[&str], context: &str) -> syn::Result<()> {
     for (verb, span) in &verbs.values {
         if verb != "*" && !allowed.contains(&verb.as_str()) {
             return Err(syn::Error::new(
@@ -279,16 +354,10 @@ fn check_verbs(verbs: &Field, allowed: &[&str], context: &str) -> syn::Result<()
     Ok(())
 }
 
-/// Lower-case letters, digits, `-` and `.`: what API group names (DNS
-/// subdomains) and resource names (plural lower-case kinds) are made of.
-fn is_dns_chars(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-}
-
+/// An API group is a DNS-1123 subdomain (`apps`, `batch.example.com`); `""`
+/// and `"core"` name the core group and `*` every group.
 fn check_group(group: &str, span: Span) -> syn::Result<()> {
-    if group.is_empty() || group == "*" || is_dns_chars(group) {
+    if group.is_empty() || group == "*" || is_dns1123_subdomain(group) {
         Ok(())
     } else {
         Err(syn::Error::new(
@@ -301,12 +370,16 @@ fn check_group(group: &str, span: Span) -> syn::Result<()> {
     }
 }
 
+/// A resource is a lower-case plural name, optionally `/subresource`, either
+/// part possibly `*`. Names are held to the DNS-1123 subdomain rule: every
+/// resource of the Kubernetes API and of CRDs (DNS-1035 labels) passes it.
 fn check_resource(resource: &str, span: Span) -> syn::Result<()> {
-    let mut parts = resource.splitn(2, '/');
-    let main = parts.next().unwrap_or_default();
-    let sub = parts.next();
-    let ok_part = |p: &str| p == "*" || is_dns_chars(p);
-    if ok_part(main) && sub.is_none_or(|s| !s.contains('/') && ok_part(s)) {
+    let (main, sub) = match resource.split_once('/') {
+        Some((main, sub)) => (main, Some(sub)),
+        None => (resource, None),
+    };
+    let ok_part = |p: &str| p == "*" || is_dns1123_subdomain(p);
+    if ok_part(main) && sub.is_none_or(ok_part) {
         Ok(())
     } else {
         Err(syn::Error::new(
@@ -351,14 +424,7 @@ fn check_url(url: &str, span: Span) -> syn::Result<()> {
 
 /// A DNS-1123 label, as every namespace name is.
 fn check_namespace(ns: &str, span: Span) -> syn::Result<()> {
-    let ok = !ns.is_empty()
-        && ns.len() <= 63
-        && ns
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !ns.starts_with('-')
-        && !ns.ends_with('-');
-    if ok {
+    if is_dns1123_label(ns) {
         Ok(())
     } else {
         Err(syn::Error::new(
@@ -682,12 +748,54 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_lists_allowed_keys() {
+    fn unknown_key_suggests_and_lists_allowed_keys() {
         assert_eq!(
             parse_err(quote!(groups = "", resources = "pods", verb = "get")),
-            "unknown key `verb`; expected one of: groups, resources, verbs, resource_names, urls, namespace"
+            "unknown key `verb` (did you mean `verbs`?); expected one of: groups, resources, \
+             verbs, resource_names, urls, namespace"
         );
-        assert!(parse_err(quote!(type = "x")).starts_with("unknown key `type`"));
+        assert_eq!(
+            parse_err(quote!(colour = "red")),
+            "unknown key `colour`; expected one of: groups, resources, verbs, resource_names, \
+             urls, namespace"
+        );
+        assert!(parse_err(quote!(type = "x")).starts_with("unknown key `type`;"));
+        assert!(
+            parse_err(quote!("pods", verbs = "get"))
+                .starts_with("expected `key = value`, not a bare literal; keys: groups,")
+        );
+    }
+
+    #[test]
+    fn every_listed_key_is_accepted() {
+        for key in KEYS {
+            let tokens: TokenStream = format!("{key} = \"x\"").parse().unwrap();
+            let items = NestedMeta::parse_meta_list(tokens).unwrap();
+            if let Err(e) = RbacArgs::from_list(&items) {
+                panic!("`{key}` is listed but rejected: {e}");
+            }
+        }
+    }
+
+    /// The rewording relies on darling's wording; this fails if it changes.
+    #[test]
+    fn darling_messages_are_recognised() {
+        let unknown = darling::Error::unknown_field_with_alts("verb", &["verbs", "groups"]);
+        assert_eq!(
+            parse_unknown_field(&unknown.to_string()),
+            Some(("verb", Some("verbs")))
+        );
+        let unknown = darling::Error::unknown_field_with_alts("zzz", &["verbs", "groups"]);
+        assert_eq!(
+            parse_unknown_field(&unknown.to_string()),
+            Some(("zzz", None))
+        );
+        let duplicate = darling::Error::duplicate_field("verbs");
+        assert_eq!(parse_duplicate_field(&duplicate.to_string()), Some("verbs"));
+        assert_eq!(
+            darling::Error::unsupported_format("literal").to_string(),
+            LITERAL_ITEM
+        );
     }
 
     #[test]
@@ -822,7 +930,12 @@ mod tests {
                 quote!(groups = "", resources = [1], verbs = "get"),
                 "expected a string or a list of strings for `resources`",
             ),
-            (quote!(groups "apps"), "expected `=` after `groups`"),
+            (quote!(groups), "expected `=` after `groups`"),
+            (quote!(groups("apps")), "expected `=` after `groups`"),
+            (
+                quote!(groups "apps"),
+                "expected `,`; write the arguments as `key = value` separated by commas",
+            ),
         ] {
             let err = parse_err(tokens);
             assert!(

@@ -7,13 +7,19 @@
 
 #[test]
 fn ui() {
-    // trybuild builds its own project with Cargo's default dev profile, not
-    // this workspace's; without this its binaries link kube with full
-    // debuginfo (over 100 MB each) for nothing.
-    // SAFETY: the only test in this binary, so no other thread reads the
-    // environment while it is written.
-    unsafe { std::env::set_var("CARGO_PROFILE_DEV_DEBUG", "0") };
+    without_debuginfo();
     let t = trybuild::TestCases::new();
     t.pass("tests/ui/pass/*.rs");
     t.compile_fail("tests/ui/fail/*.rs");
+}
+
+/// trybuild builds its own project with Cargo's default dev profile, not
+/// this workspace's; without this its binaries link kube with full debuginfo
+/// (over 100 MB each) for nothing.
+#[allow(unsafe_code)]
+fn without_debuginfo() {
+    // SAFETY: `ui` is the only test in this binary and calls this before
+    // starting anything, so no other thread reads the environment while it
+    // is written.
+    unsafe { std::env::set_var("CARGO_PROFILE_DEV_DEBUG", "0") };
 }

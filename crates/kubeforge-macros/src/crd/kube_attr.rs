@@ -1,0 +1,148 @@
+//! The code `#[crd]` expands to: kube's `#[derive(CustomResource)]` with the
+//! equivalent `#[kube(...)]` attribute, and the registration that lets the
+//! API crate's `crdgen` print every CRD.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{ToTokens, quote};
+use syn::{Attribute, DeriveInput, Expr, ExprLit, Lit};
+
+use super::Gvk;
+use super::keys::CrdKeys;
+use crate::item::{self, Prepared};
+
+/// The Spec with kube's derive, plus its `inventory` registration.
+pub(super) fn expand(
+    input: &DeriveInput,
+    prepared: Prepared,
+    keys: &CrdKeys,
+    gvk: &Gvk,
+) -> TokenStream {
+    let kube = kube_args(input, keys, gvk);
+    let Gvk { version, kind, .. } = gvk;
+    let root = Ident::new(&kind.value(), kind.span());
+    let storage = keys.storage.is_some();
+    let version_str = version.value();
+    let kind_str = kind.value();
+    let register = quote! {
+        ::kubeforge::__private::inventory::submit! {
+            ::kubeforge::manifests::CrdVersion {
+                kind: #kind_str,
+                version: #version_str,
+                storage: #storage,
+                rust_type: ::core::concat!(::core::module_path!(), "::", #kind_str),
+                crd: <#root as ::kubeforge::kube::core::crd::v1::CustomResourceExt>::crd,
+            }
+        }
+    };
+    let extra = quote!(#[kube(#(#kube),*)]);
+    let derive = quote!(::kubeforge::kube::CustomResource);
+    let item = item::emit(input, prepared, Some(derive), extra);
+    quote!(#item #register)
+}
+
+/// The arguments of `#[kube(...)]`, in kube-derive's spelling.
+fn kube_args(input: &DeriveInput, keys: &CrdKeys, gvk: &Gvk) -> Vec<TokenStream> {
+    let Gvk {
+        group,
+        version,
+        kind,
+    } = gvk;
+    let mut kube = vec![
+        quote!(group = #group),
+        quote!(version = #version),
+        quote!(kind = #kind),
+    ];
+    // Namespaced unless said otherwise, as in Kubebuilder.
+    let namespaced = keys.namespaced.or(keys.scope).is_none_or(|(b, _)| b);
+    if namespaced {
+        kube.push(quote!(namespaced));
+    }
+    if let Some(status) = &keys.status {
+        let s = status.to_token_stream().to_string().replace(' ', "");
+        kube.push(quote!(status = #s));
+    }
+    if let Some(p) = &keys.plural {
+        kube.push(quote!(plural = #p));
+    }
+    if let Some(s) = &keys.singular {
+        kube.push(quote!(singular = #s));
+    }
+    for s in keys.shortnames.iter().flatten() {
+        kube.push(quote!(shortname = #s));
+    }
+    for c in keys.categories.iter().flatten() {
+        kube.push(quote!(category = #c));
+    }
+    for p in &keys.printcolumn {
+        kube.push(p.kube_tokens());
+    }
+    if let Some((s, _)) = &keys.scale {
+        kube.push(s.kube_tokens());
+    }
+    for s in &keys.selectable_field {
+        kube.push(quote!(selectable = #s));
+    }
+    for (k, v) in &keys.label {
+        kube.push(quote!(label(#k, #v)));
+    }
+    for (k, v) in &keys.annotation {
+        kube.push(quote!(annotation(#k, #v)));
+    }
+    if let Some(false) = keys.served {
+        kube.push(quote!(served = false));
+    }
+    match &keys.deprecated {
+        Some(Some(w)) => kube.push(quote!(deprecated = #w)),
+        Some(None) => kube.push(quote!(deprecated)),
+        None => {}
+    }
+    // The kind's description is the Spec's doc comment, not kube's
+    // "Auto-generated derived type" sentence (an empty doc means none).
+    let doc = doc_text(&input.attrs);
+    kube.push(quote!(doc = #doc));
+    kube.push(quote!(crates(
+        kube_core = "::kubeforge::kube::core",
+        kube = "::kubeforge::kube",
+        k8s_openapi = "::kubeforge::k8s_openapi",
+        schemars = "::kubeforge::schemars",
+        serde = "::kubeforge::__private::serde",
+        serde_json = "::kubeforge::serde_json",
+        std = "::std"
+    )));
+    kube
+}
+
+/// The doc comment as schemars would read it: lines joined by newlines, one
+/// leading space per line dropped, trimmed.
+fn doc_text(attrs: &[Attribute]) -> String {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| a.meta.require_name_value().ok())
+        .filter_map(|nv| match &nv.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => {
+                let v = s.value();
+                Some(v.strip_prefix(' ').map(str::to_string).unwrap_or(v))
+            }
+            _ => None,
+        })
+        .collect();
+    lines.join("\n").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_comments_become_the_description() {
+        let input: DeriveInput = syn::parse_quote! {
+            /// MyApp runs
+            ///  an app.
+            struct S;
+        };
+        assert_eq!(doc_text(&input.attrs), "MyApp runs\n an app.");
+    }
+}
