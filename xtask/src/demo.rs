@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::{envtest, kubeforge_binary, shared_target_dir};
+use crate::{command, envtest, kubeforge_binary, shared_target_dir};
 
 /// A running `kubeforge run`: how to reach its control plane and manager.
 pub struct Session {
@@ -61,7 +61,7 @@ pub fn run() -> Result<()> {
     let ran = with_running_operator(
         &kubeforge,
         &example,
-        &shared_target_dir(),
+        &shared_target_dir()?,
         &assets,
         false,
         |s| {
@@ -192,7 +192,7 @@ pub fn with_running_operator<T>(
         "==> kubeforge run (local control plane) in {}",
         project.display()
     );
-    let mut child = Command::new(kubeforge)
+    let mut child = command(kubeforge)
         .arg("run")
         .args(release.then_some("--release"))
         .current_dir(project)

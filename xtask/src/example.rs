@@ -6,13 +6,11 @@
 //! three-way merge users get from `kubeforge alpha update`; `--check` does
 //! it on a copy and fails if the committed example differs.
 
+use anyhow::{Context as _, Result, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context as _, Result, bail};
-
-use crate::{kubeforge_binary, root, shared_target_dir, step};
+use crate::{command, kubeforge_binary, root, scratch_dir, shared_target_dir, step, target_dir};
 
 pub fn dir() -> PathBuf {
     root().join("examples/myapp-operator")
@@ -22,7 +20,7 @@ pub fn dir() -> PathBuf {
 /// building into `target_dir`.
 fn regenerate(kubeforge: &Path, project: &Path, target_dir: &Path) -> Result<()> {
     let kubeforge_in = |kubeforge: &Path, project: &Path, args: &[&str]| {
-        let mut cmd = Command::new(kubeforge);
+        let mut cmd = command(kubeforge);
         cmd.args(args)
             .current_dir(project)
             .env("CARGO_TARGET_DIR", target_dir);
@@ -71,18 +69,18 @@ fn regenerate(kubeforge: &Path, project: &Path, target_dir: &Path) -> Result<()>
 pub fn regen(check: bool) -> Result<()> {
     let kubeforge = kubeforge_binary()?;
     if !check {
-        return regenerate(&kubeforge, &dir(), &shared_target_dir());
+        return regenerate(&kubeforge, &dir(), &shared_target_dir()?);
     }
     // A copy at the same depth below the root, so the example's relative
     // path dependencies resolve the same way.
-    let copy = root().join("target/myapp-operator-regen");
+    let copy = scratch_dir().join("myapp-operator-regen");
     if copy.exists() {
         std::fs::remove_dir_all(&copy)?;
     }
     copy_tree(&dir(), &copy)?;
     // Its own target directory: the copy has the example's package names
     // and paths, and Cargo would take one's build for the other's.
-    regenerate(&kubeforge, &copy, &root().join("target/regen"))?;
+    regenerate(&kubeforge, &copy, &target_dir()?.join("regen"))?;
     let before = files(&dir())?;
     let after = files(&copy)?;
     let differing: Vec<String> = before
@@ -107,7 +105,7 @@ pub fn regen(check: bool) -> Result<()> {
 /// and it is clean and its tests pass against a real API server.
 pub fn check(assets: &Path) -> Result<()> {
     regen(true)?;
-    crate::lint_and_test("example", &dir(), Some(&shared_target_dir()), assets)
+    crate::lint_and_test("example", &dir(), Some(&shared_target_dir()?), assets)
 }
 
 /// Files under `dir` except build output, path -> bytes.

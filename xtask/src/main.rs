@@ -6,14 +6,26 @@
 //!   templates, keeping its hand-written code.
 //! - `envtest`: build (once) the control-plane binaries, print their directory.
 //! - `demo`: the main job: the MyApp example end to end on a local control plane.
-//! - `bench`: the measurements in docs/benchmarks.md.
+//! - `bench [scaffold]`: the measurements in docs/benchmarks.md.
+//! - `builtin-kinds [--check]`: regenerate crates/kubeforge-cli/src/builtin_kinds.rs
+//!   from k8s-openapi's sources.
+//!
+//! Binaries and the target directory are found through cargo (its JSON
+//! messages and `cargo metadata`), so CARGO_TARGET_DIR and `build.target-dir`
+//! are honoured.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result, bail};
 
 mod bench;
+mod builtin_kinds;
 mod demo;
 mod example;
 
@@ -34,11 +46,18 @@ fn run_task() -> Result<()> {
         "ci" => ci(),
         "envtest" => envtest().map(|dir| println!("{}", dir.display())),
         "demo" => demo::run(),
-        "bench" => bench::run(),
-        "regen-example" => example::regen(args.iter().any(|a| a == "--check")),
+        "bench" => match args.get(1).map(String::as_str) {
+            None => bench::run(),
+            Some("scaffold") => bench::scaffold_only(),
+            Some(other) => {
+                bail!("unknown benchmark `{other}`; `scaffold` is the one that runs alone")
+            }
+        },
+        "regen-example" => example::regen(has_flag(&args, "--check")?),
+        "builtin-kinds" => builtin_kinds::run(has_flag(&args, "--check")?),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <task>\n\n  ci                     everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                build (once) etcd, kube-apiserver and kubectl; print their directory\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  demo                   run the MyApp example operator end to end on a local control plane\n  bench                  measure what docs/benchmarks.md reports"
+                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)"
             );
             Ok(())
         }
@@ -54,17 +73,70 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// `--check` or nothing: the only argument the generating tasks take.
+fn has_flag(args: &[String], flag: &str) -> Result<bool> {
+    match args.get(1..).unwrap_or_default() {
+        [] => Ok(false),
+        [only] if only == flag => Ok(true),
+        rest => bail!(
+            "unexpected arguments `{}`; `{flag}` is the only one allowed",
+            rest.join(" ")
+        ),
+    }
+}
+
+/// This workspace's target directory as cargo resolves it: CARGO_TARGET_DIR,
+/// a `build.target-dir` setting, or `target/` in the checkout. Asked once.
+pub fn target_dir() -> Result<PathBuf> {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    if let Some(dir) = DIR.get() {
+        return Ok(dir.clone());
+    }
+    // Asked from the root, where every cargo this run starts runs, so a
+    // relative CARGO_TARGET_DIR means the same directory to all of them.
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .manifest_path(root().join("Cargo.toml"))
+        .current_dir(root())
+        .no_deps()
+        .exec()
+        .context("cargo metadata (to find the target directory)")?;
+    Ok(DIR
+        .get_or_init(|| metadata.target_directory.into_std_path_buf())
+        .clone())
+}
+
 /// The one target directory every generated project and the example share,
-/// so dependencies are compiled once per machine.
-pub fn shared_target_dir() -> PathBuf {
-    root().join("target/e2e")
+/// so dependencies are compiled once per machine: `<target directory>/e2e`.
+pub fn shared_target_dir() -> Result<PathBuf> {
+    Ok(target_dir()?.join("e2e"))
+}
+
+/// Where copies of the example go (`regen-example --check`, `bench`): the
+/// git-ignored `target/` of the checkout, whatever the target directory is,
+/// because a copy must sit at the example's depth inside the checkout for
+/// its relative path dependencies to resolve the same way. Only copies of
+/// sources go here; their builds go under [`target_dir`].
+pub fn scratch_dir() -> PathBuf {
+    root().join("target")
+}
+
+/// Set by `ci`: every child (cargo, and kubeforge, which runs cargo) gets
+/// CARGO_INCREMENTAL=0.
+static INCREMENTAL_OFF: AtomicBool = AtomicBool::new(false);
+
+/// A command for `program` with the environment this run gives children,
+/// started in the repository root.
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(root());
+    if INCREMENTAL_OFF.load(Ordering::Relaxed) {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
+    cmd
 }
 
 pub fn cargo() -> Command {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root());
-    cmd
+    command(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 /// Runs a command, failing with its description if it fails.
@@ -86,18 +158,54 @@ fn took(what: &str, began: std::time::Instant) {
 
 /// Builds the kubeforge CLI (debug) and returns its path.
 pub fn kubeforge_binary() -> Result<PathBuf> {
-    step(
-        "build the kubeforge CLI",
-        cargo().args([
-            "build",
+    build_binary("kubeforge-cli", "kubeforge", false)
+}
+
+/// Builds `bin` of this workspace's `package` and returns the executable
+/// cargo reports, wherever the target directory is. (Only this workspace
+/// builds into it, so the path holds this build: see the CLI's cargo_bin.rs
+/// for when it does not.)
+pub fn build_binary(package: &str, bin: &str, release: bool) -> Result<PathBuf> {
+    let what = format!(
+        "build {bin} ({})",
+        if release { "release" } else { "debug" }
+    );
+    eprintln!("==> {what}");
+    let began = std::time::Instant::now();
+    let mut child = cargo()
+        .arg("build")
+        .args(release.then_some("--release"))
+        .args([
             "--quiet",
+            "--message-format=json-render-diagnostics",
             "--package",
-            "kubeforge-cli",
+            package,
             "--bin",
-            "kubeforge",
-        ]),
-    )?;
-    Ok(root().join("target/debug/kubeforge"))
+            bin,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting: {what}"))?;
+    let stdout = child.stdout.take().context("cargo build's output")?;
+    let mut executable = None;
+    for message in cargo_metadata::Message::parse_stream(std::io::BufReader::new(stdout)) {
+        if let cargo_metadata::Message::CompilerArtifact(artifact) =
+            message.context("reading cargo build's output")?
+            && artifact.target.name == bin
+            && let Some(exe) = artifact.executable
+        {
+            executable = Some(exe.into_std_path_buf());
+        }
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for: {what}"))?;
+    took(&what, began);
+    if !status.success() {
+        bail!("failed: {what} ({status})");
+    }
+    executable.with_context(|| format!("cargo built {package} but reported no `{bin}` executable"))
 }
 
 /// `kubeforge envtest`: the control-plane binaries' directory, built with Go
@@ -105,7 +213,7 @@ pub fn kubeforge_binary() -> Result<PathBuf> {
 pub fn envtest() -> Result<PathBuf> {
     let kubeforge = kubeforge_binary()?;
     eprintln!("==> control-plane binaries (kubeforge envtest)");
-    let output = Command::new(&kubeforge)
+    let output = command(&kubeforge)
         .arg("envtest")
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -122,10 +230,11 @@ pub fn envtest() -> Result<PathBuf> {
 fn ci() -> Result<()> {
     // Everything here is built once, so incremental caches would only cost
     // disk, which a CI machine may be short of.
-    // SAFETY: xtask has not started any thread yet; children inherit it.
-    unsafe { std::env::set_var("CARGO_INCREMENTAL", "0") };
+    INCREMENTAL_OFF.store(true, Ordering::Relaxed);
     report_disk("before");
     let result = (|| {
+        // Cheap, and no build needed: a stale table fails in seconds.
+        builtin_kinds::run(true)?;
         let assets = envtest()?;
         lint_and_test("kubeforge", &root(), None, &assets)?;
         example::check(&assets)?;
@@ -137,10 +246,10 @@ fn ci() -> Result<()> {
     result
 }
 
-/// Free disk space and the size of target/, best effort: a CI run that
-/// fills the disk fails in the linker, far from the cause.
+/// Free disk space and the size of the target directory, best effort: a CI
+/// run that fills the disk fails in the linker, far from the cause.
 fn report_disk(when: &str) {
-    let first_field = |program: &str, args: &[&str]| -> String {
+    let first_field = |program: &str, args: &[&OsStr]| -> String {
         Command::new(program)
             .args(args)
             .current_dir(root())
@@ -153,9 +262,28 @@ fn report_disk(when: &str) {
             })
             .unwrap_or_else(|| "?".into())
     };
-    let free = first_field("df", &["-h", "--output=avail", "."]);
-    let target = first_field("du", &["-sh", "target"]);
-    eprintln!("disk {when}: {free} free, target/ holds {target}");
+    let Ok(target_dir) = target_dir() else {
+        eprintln!("disk {when}: cannot tell (cargo metadata failed)");
+        return;
+    };
+    // The file system the target directory is (or will be) on.
+    let on = target_dir
+        .ancestors()
+        .find(|dir| dir.exists())
+        .unwrap_or(Path::new("."));
+    let free = first_field(
+        "df",
+        &["-h".as_ref(), "--output=avail".as_ref(), on.as_os_str()],
+    );
+    let used = if target_dir.exists() {
+        first_field("du", &["-sh".as_ref(), target_dir.as_os_str()])
+    } else {
+        "nothing yet".into()
+    };
+    eprintln!(
+        "disk {when}: {free} free, the target directory ({}) holds {used}",
+        target_dir.display()
+    );
 }
 
 thread_local! {
