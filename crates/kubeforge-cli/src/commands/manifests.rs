@@ -1,17 +1,19 @@
-//! `kubeforge manifests`: CRD and RBAC YAML from the code, as controller-gen
-//! does for Kubebuilder.
+//! `kubeforge manifests`: CRD, RBAC and webhook YAML from the code, as
+//! controller-gen does for Kubebuilder.
 //!
 //! CRDs come from building and running the API crate's `crdgen` binary, which prints
 //! what each `#[crd]` type's `crd()` returns (one source of truth with the
 //! running operator). Only the API crate is built for that, never the whole
-//! operator. RBAC comes from reading `#[rbac(...)]` attributes in the
-//! sources, like controller-gen reads markers, so it needs no build at all.
+//! operator. RBAC and the webhook configurations come from reading
+//! `#[rbac(...)]` and `#[webhook(...)]` attributes in the sources (one walk),
+//! like controller-gen reads markers, so they need no build at all.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context as _, Result, bail};
+use kubeforge_codegen::scan::Attributes;
 
 use crate::cli::ManifestsArgs;
 use crate::project::Project;
@@ -21,6 +23,8 @@ use crate::scaffold::marker::Marker;
 const CRD_KUSTOMIZATION: &str = "config/crd/kustomization.yaml";
 const CRD_BASES: &str = "config/crd/bases";
 pub use crate::scaffold::ROLE_FILE;
+/// The webhook configurations, generated from `#[webhook]` attributes.
+pub const WEBHOOK_FILE: &str = "config/webhook/manifests.yaml";
 const DEFAULT_KUSTOMIZATION: &str = "config/default/kustomization.yaml";
 
 pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
@@ -122,8 +126,8 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
         }
         generated.insert(rendered.file_name);
     }
-    let rules = kubeforge_codegen::scan::scan_dir(root)?;
-    let merged = kubeforge_codegen::rbac::merge(&rules);
+    let found = Attributes::from_dir(root)?;
+    let merged = kubeforge_codegen::rbac::merge(&found.rbac);
     let moved_roles = if sets_namespace(&root.join(DEFAULT_KUSTOMIZATION)) {
         merged.namespaced.keys().cloned().collect()
     } else {
@@ -133,6 +137,7 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
         ROLE_FILE,
         kubeforge_codegen::rbac::render_role_yaml(&merged, "manager-role"),
     )?;
+    plan_webhooks(&mut plan, &found)?;
     let stale = stale_crds(&root.join(CRD_BASES), &generated, &project.domain)?
         .into_iter()
         .map(|name| Path::new(CRD_BASES).join(name))
@@ -142,6 +147,17 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
         stale,
         moved_roles,
     })
+}
+
+/// Plans [`WEBHOOK_FILE`] from the `#[webhook]` attributes found. Without
+/// any, nothing is planned: a project without webhooks has no such file, and
+/// one whose attributes were all removed keeps the file for the user to
+/// delete with its kustomization entry.
+fn plan_webhooks(plan: &mut Plan, found: &Attributes) -> Result<()> {
+    if let Some(yaml) = found.webhook_manifests()? {
+        plan.write_generated(WEBHOOK_FILE, yaml)?;
+    }
+    Ok(())
 }
 
 /// Whether a kustomization sets one namespace for everything it deploys.
@@ -230,6 +246,73 @@ mod tests {
         assert_eq!(stale, ["apps.example.com_olds.yaml"]);
         let none = stale_crds(&dir.path().join("missing"), &generated, "example.com").unwrap();
         assert!(none.is_empty());
+    }
+
+    fn webhook_source(verbs: &str) -> String {
+        format!(
+            "#[kubeforge::webhook(path = \"/mutate-apps-example-com-v1-myapp\", mutating = true, \
+             failure_policy = \"fail\", side_effects = \"None\", groups = [\"apps.example.com\"], \
+             resources = [\"myapps\"], verbs = {verbs}, versions = [\"v1\"], \
+             name = \"mmyapp-v1.kb.io\", admission_review_versions = [\"v1\"])]\n\
+             pub struct MyAppDefaulter;\n"
+        )
+    }
+
+    #[test]
+    fn webhook_manifests_are_written_then_kept_in_step_with_the_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir
+            .path()
+            .join("manager/src/webhook/my_app_v1_defaulter.rs");
+        std::fs::create_dir_all(source.parent().unwrap()).unwrap();
+        std::fs::write(&source, webhook_source("[\"create\", \"update\"]")).unwrap();
+
+        let planned = |dir: &Path| {
+            let mut plan = Plan::new(dir);
+            plan_webhooks(&mut plan, &Attributes::from_dir(dir).unwrap()).unwrap();
+            plan
+        };
+        let plan = planned(dir.path());
+        let summary: Vec<String> = plan
+            .summary()
+            .iter()
+            .map(|(_, p)| p.display().to_string())
+            .collect();
+        assert_eq!(summary, [WEBHOOK_FILE]);
+        plan.apply().unwrap();
+        let written = std::fs::read_to_string(dir.path().join(WEBHOOK_FILE)).unwrap();
+        assert!(
+            written.contains("kind: MutatingWebhookConfiguration"),
+            "{written}"
+        );
+        assert!(
+            written.contains("    - CREATE\n    - UPDATE\n"),
+            "{written}"
+        );
+        // In step: nothing to do (what --check reports as up to date).
+        assert!(planned(dir.path()).is_empty());
+        // A changed verb is drift.
+        std::fs::write(&source, webhook_source("[\"create\"]")).unwrap();
+        assert!(!planned(dir.path()).is_empty());
+        // Without any #[webhook], an existing file is left alone.
+        std::fs::write(&source, "pub struct MyAppDefaulter;\n").unwrap();
+        assert!(planned(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn two_webhooks_with_one_name_fail_naming_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["a.rs", "b.rs"] {
+            std::fs::write(dir.path().join(file), webhook_source("\"create\"")).unwrap();
+        }
+        let mut plan = Plan::new(dir.path());
+        let found = Attributes::from_dir(dir.path()).unwrap();
+        let err = plan_webhooks(&mut plan, &found).unwrap_err().to_string();
+        assert!(
+            err.contains("b.rs:1:1: webhook name `mmyapp-v1.kb.io` is already used at "),
+            "{err}"
+        );
+        assert!(err.contains("a.rs:1:1;"), "{err}");
     }
 
     #[test]

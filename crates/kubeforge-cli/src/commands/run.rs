@@ -5,6 +5,13 @@
 //! started, the CRDs are installed and config/samples applied, and the
 //! manager runs against that until Ctrl-C; then everything is torn down.
 //!
+//! Webhooks: on a local control plane the manager serves them itself, with
+//! a certificate kubeforge-envtest makes, and the webhook configurations
+//! (and conversion CRDs) installed there point at it, which Kubebuilder's
+//! `make run` cannot do. Against a cluster, webhooks are left to the
+//! deployed operator (ENABLE_WEBHOOKS=false), since the cluster calls its
+//! Service, not this machine.
+//!
 //! With `--watch`, a change to the project's sources regenerates the
 //! manifests, rebuilds the manager and restarts it, keeping the control plane
 //! (and every object in it) running; a build that fails leaves the running
@@ -24,6 +31,9 @@ use crate::source_watch::Snapshot;
 
 /// How often `--watch` looks for changed sources.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The webhook configurations `kubeforge manifests` writes.
+const WEBHOOK_MANIFESTS: &str = "config/webhook/manifests.yaml";
 
 /// How long the manager gets to shut down gracefully before it is killed.
 const MANAGER_STOP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,27 +93,27 @@ impl Session {
     }
 
     async fn run_local(&self, manager: PathBuf, watch: bool) -> Result<ExitCode> {
-        let assets = kubeforge_envtest::assets::find()?;
         eprintln!(
             "No cluster configured: starting a local control plane (etcd + kube-apiserver)..."
         );
-        let env = kubeforge_envtest::Environment::builder()
-            .crd_dir(self.root.join("config/crd/bases"))
-            .start()
-            .await?;
-        let kubeconfig = env.kubeconfig_path().to_path_buf();
-        let result = async {
-            apply_samples(&self.root, &assets.kubectl, &kubeconfig).await?;
-            eprintln!("Control plane ready. From another terminal:");
-            eprintln!("  export KUBECONFIG={}", kubeconfig.display());
-            if let Some(resource) = self.project.resources.iter().find(|r| r.api.is_some()) {
-                eprintln!("  {} get {}", assets.kubectl.display(), resource.plural);
-            }
-            eprintln!("Press Ctrl-C to stop the operator and the control plane.");
-            self.supervise(manager, &kubeconfig, Some(&env), watch)
-                .await
+        let mut builder =
+            kubeforge_envtest::Environment::builder().crd_dir(self.root.join("config/crd/bases"));
+        let webhooks = self.root.join(WEBHOOK_MANIFESTS);
+        if webhooks.is_file() {
+            builder = builder.webhook_dir(self.root.join("config/webhook"));
         }
-        .await;
+        let env = builder.start().await?;
+        if let Some(server) = env.webhook_server() {
+            eprintln!(
+                "Webhooks: the API server calls the manager at https://127.0.0.1:{} (certificate in {}).",
+                server.port(),
+                server.cert_dir().display()
+            );
+        }
+        let kubeconfig = env.kubeconfig_path().to_path_buf();
+        let result = self
+            .supervise(manager, &kubeconfig, Some(&env), watch)
+            .await;
         env.stop().await;
         result
     }
@@ -121,7 +131,10 @@ impl Session {
     ) -> Result<ExitCode> {
         let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
         let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
-        let mut manager = Some(self.spawn_manager(&binary, kubeconfig)?);
+        let mut manager = Some(self.spawn_manager(&binary, kubeconfig, local)?);
+        if let Some(env) = local {
+            self.ready_local(env, kubeconfig).await?;
+        }
         let mut seen = if watch {
             Snapshot::take(&self.root)
         } else {
@@ -158,7 +171,7 @@ impl Session {
                             if let Some(old) = manager.take() {
                                 stop_manager(old).await?;
                             }
-                            manager = Some(self.spawn_manager(&binary, kubeconfig)?);
+                            manager = Some(self.spawn_manager(&binary, kubeconfig, local)?);
                         }
                         Err(error) => eprintln!(
                             "error: {error:#}\nThe manager keeps running as it was; save a fix to try again."
@@ -185,8 +198,48 @@ impl Session {
         Ok(binary)
     }
 
-    fn spawn_manager(&self, binary: &Path, kubeconfig: &Path) -> Result<Child> {
-        let child = tokio::process::Command::new(binary)
+    /// Once the manager runs on the local control plane: waits for its
+    /// webhook server (objects cannot be created before it answers), applies
+    /// the samples and says how to look at them.
+    async fn ready_local(
+        &self,
+        env: &kubeforge_envtest::Environment,
+        kubeconfig: &Path,
+    ) -> Result<()> {
+        let assets = kubeforge_envtest::assets::find()?;
+        if let Some(server) = env.webhook_server() {
+            wait_for_port(server.port()).await?;
+        }
+        apply_samples(&self.root, &assets.kubectl, kubeconfig).await?;
+        eprintln!("Control plane ready. From another terminal:");
+        eprintln!("  export KUBECONFIG={}", kubeconfig.display());
+        if let Some(resource) = self.project.resources.iter().find(|r| r.api.is_some()) {
+            eprintln!("  {} get {}", assets.kubectl.display(), resource.plural);
+        }
+        eprintln!("Press Ctrl-C to stop the operator and the control plane.");
+        Ok(())
+    }
+
+    fn spawn_manager(
+        &self,
+        binary: &Path,
+        kubeconfig: &Path,
+        local: Option<&kubeforge_envtest::Environment>,
+    ) -> Result<Child> {
+        let mut command = tokio::process::Command::new(binary);
+        // The manager's own flags and environment win over these.
+        match local.and_then(|env| env.webhook_server()) {
+            Some(server) => {
+                command
+                    .env("WEBHOOK_PORT", server.port().to_string())
+                    .env("WEBHOOK_CERT_PATH", server.cert_dir());
+            }
+            None if std::env::var_os("ENABLE_WEBHOOKS").is_none() => {
+                command.env("ENABLE_WEBHOOKS", "false");
+            }
+            None => {}
+        }
+        let child = command
             .args(&self.manager_args)
             .env("KUBECONFIG", kubeconfig)
             .current_dir(&self.root)
@@ -198,6 +251,26 @@ impl Session {
             eprintln!("Manager running (pid {pid}).");
         }
         Ok(child)
+    }
+}
+
+/// Waits until something listens on the local `port` (the manager's webhook
+/// server), for as long as a manager takes to start.
+async fn wait_for_port(port: u16) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "the manager's webhook server did not listen on port {port} within 60 s; is ENABLE_WEBHOOKS=false set, or did the manager fail (its log is above)?"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

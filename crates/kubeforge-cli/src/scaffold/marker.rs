@@ -40,6 +40,8 @@ pub enum Marker {
     DevDependencies,
     /// The webhooks' modules (`webhook/mod.rs`) and their registration (`main.rs`).
     Webhooks,
+    /// `webhook/mod.rs`'s `register`: one line per webhook.
+    WebhookRegistrations,
     /// `config/default/kustomization.yaml`: bases turned on by later scaffolds.
     DefaultResources,
     /// `config/default/kustomization.yaml`: patches added by later scaffolds.
@@ -50,7 +52,7 @@ pub enum Marker {
 
 impl Marker {
     /// The table: every marker, for checks that templates and code agree.
-    pub const ALL: [Marker; 14] = [
+    pub const ALL: [Marker; 15] = [
         Marker::Groups,
         Marker::Versions,
         Marker::Kinds,
@@ -62,6 +64,7 @@ impl Marker {
         Marker::Imports,
         Marker::DevDependencies,
         Marker::Webhooks,
+        Marker::WebhookRegistrations,
         Marker::DefaultResources,
         Marker::DefaultPatches,
         Marker::NetworkPolicies,
@@ -81,6 +84,7 @@ impl Marker {
             Marker::Imports => "imports",
             Marker::DevDependencies => "dev-dependencies",
             Marker::Webhooks => "webhooks",
+            Marker::WebhookRegistrations => "webhook-registrations",
             Marker::DefaultResources => "default-resources",
             Marker::DefaultPatches => "default-patches",
             Marker::NetworkPolicies => "network-policies",

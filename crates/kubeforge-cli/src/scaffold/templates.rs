@@ -109,34 +109,131 @@ struct Insert {
 pub fn render(scaffold: Scaffold, model: &impl serde::Serialize, plan: &mut Plan) -> Result<()> {
     let context = tera::Context::from_serialize(model)
         .map_err(|err| anyhow!("internal error: template variables: {err}"))?;
-    let declaration = declaration(scaffold)?;
-    let dir = TEMPLATES.get_dir(scaffold.dir()).ok_or_else(|| {
-        anyhow!(
-            "internal error: no templates for scaffold `{}`",
-            scaffold.dir()
-        )
-    })?;
-    for file in files(dir) {
-        let name = file.path().to_string_lossy().into_owned();
-        let rel = relative(file.path(), scaffold)?;
-        let contents = render_template(&name, &context)?;
+    let compiled = compiled(scaffold)?;
+    let render = |name: &str| compiled.render(name, &context);
+    for file in &compiled.files {
+        let contents = render(&file.name)?;
         if contents.trim().is_empty() {
             continue;
         }
-        mark_rendered(&name);
-        let path = PathBuf::from(render_str(&rel, &context)?);
-        let policy = declaration.if_exists.get(&rel).copied().unwrap_or_default();
-        if policy == IfExists::Skip && plan.exists(&path) {
+        mark_rendered(&file.name);
+        let path = PathBuf::from(render(&file.path)?);
+        if file.if_exists == IfExists::Skip && plan.exists(&path) {
             continue;
         }
         plan.create(path, contents)?;
     }
-    for insert in &declaration.inserts {
-        let file = render_str(&insert.file, &context)?;
-        let fragment = render_str(&insert.fragment, &context)?;
+    for (index, insert) in compiled.declaration.inserts.iter().enumerate() {
+        let file = render(&insert.file)?;
+        let fragment = render(&Compiled::fragment_name(index))?;
         plan.insert_at_marker(file, insert.marker, &fragment)?;
     }
     Ok(())
+}
+
+/// One template file of a scaffold, ready to render.
+struct CompiledFile {
+    /// The body's template name (`api/api/src/...`).
+    name: String,
+    /// Its path under the scaffold, itself a template.
+    path: String,
+    if_exists: IfExists,
+}
+
+/// A scaffold with every template it renders (bodies, paths, insertion
+/// files and fragments) parsed once per process: parsing, not rendering,
+/// is what costs time, and a command renders a scaffold several times
+/// (once for the project, again for the record of the pristine scaffold).
+struct Compiled {
+    tera: tera::Tera,
+    /// Sources without tags, which render as themselves, by name.
+    literals: std::collections::HashMap<String, String>,
+    declaration: Declaration,
+    files: Vec<CompiledFile>,
+}
+
+impl Compiled {
+    fn new(scaffold: Scaffold) -> Result<Compiled> {
+        let declaration = declaration(scaffold)?;
+        let dir = TEMPLATES.get_dir(scaffold.dir()).ok_or_else(|| {
+            anyhow!(
+                "internal error: no templates for scaffold `{}`",
+                scaffold.dir()
+            )
+        })?;
+        let mut sources: Vec<(String, String)> = Vec::new();
+        let mut compiled_files = Vec::new();
+        for file in files(dir) {
+            let name = file.path().to_string_lossy().into_owned();
+            let body = file
+                .contents_utf8()
+                .ok_or_else(|| anyhow!("internal error: template {name} is not UTF-8"))?;
+            let path = relative(file.path(), scaffold)?;
+            let if_exists = declaration
+                .if_exists
+                .get(&path)
+                .copied()
+                .unwrap_or_default();
+            sources.push((name.clone(), body.to_string()));
+            sources.push((path.clone(), path.clone()));
+            compiled_files.push(CompiledFile {
+                name,
+                path,
+                if_exists,
+            });
+        }
+        for (index, insert) in declaration.inserts.iter().enumerate() {
+            sources.push((insert.file.clone(), insert.file.clone()));
+            sources.push((Compiled::fragment_name(index), insert.fragment.clone()));
+        }
+        let mut tera = tera::Tera::default();
+        tera.autoescape_on(vec![]);
+        // Text with no tags renders as itself; only the rest is parsed.
+        let (templates, literals): (Vec<_>, Vec<_>) = sources
+            .into_iter()
+            .partition(|(_, source)| source.contains("{{") || source.contains("{%"));
+        tera.add_raw_templates(templates).map_err(|err| {
+            anyhow!(
+                "internal error: a template of `{}` does not parse: {}",
+                scaffold.dir(),
+                error_chain(&err)
+            )
+        })?;
+        Ok(Compiled {
+            tera,
+            literals: literals.into_iter().collect(),
+            declaration,
+            files: compiled_files,
+        })
+    }
+
+    fn fragment_name(index: usize) -> String {
+        format!("insert #{index}")
+    }
+
+    /// Renders the template called `name`.
+    fn render(&self, name: &str, context: &tera::Context) -> Result<String> {
+        if let Some(text) = self.literals.get(name) {
+            return Ok(text.clone());
+        }
+        self.tera
+            .render(name, context)
+            .map_err(|err| anyhow!("internal error: rendering {name}: {}", error_chain(&err)))
+    }
+}
+
+/// The parsed scaffold, once per process.
+fn compiled(scaffold: Scaffold) -> Result<&'static Compiled> {
+    static COMPILED: [OnceLock<std::result::Result<Compiled, String>>; Scaffold::ALL.len()] =
+        [const { OnceLock::new() }; Scaffold::ALL.len()];
+    let index = Scaffold::ALL
+        .iter()
+        .position(|s| *s == scaffold)
+        .unwrap_or_default();
+    COMPILED[index]
+        .get_or_init(|| Compiled::new(scaffold).map_err(|err| format!("{err:#}")))
+        .as_ref()
+        .map_err(|err| anyhow!("{err}"))
 }
 
 fn declaration(scaffold: Scaffold) -> Result<Declaration> {
@@ -174,50 +271,6 @@ fn files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
     collect(dir, &mut out);
     out.sort_by(|a, b| a.path().cmp(b.path()));
     out
-}
-
-/// Every template body, parsed once per process.
-fn engine() -> Result<&'static tera::Tera> {
-    static ENGINE: OnceLock<std::result::Result<tera::Tera, String>> = OnceLock::new();
-    ENGINE
-        .get_or_init(|| {
-            let mut tera = tera::Tera::default();
-            tera.autoescape_on(vec![]);
-            let sources: Vec<(String, &str)> = Scaffold::ALL
-                .iter()
-                .filter_map(|s| TEMPLATES.get_dir(s.dir()))
-                .flat_map(files)
-                .map(|f| {
-                    let name = f.path().to_string_lossy().into_owned();
-                    (name, f.contents_utf8().unwrap_or_default())
-                })
-                .collect();
-            tera.add_raw_templates(sources).map_err(|err| {
-                format!(
-                    "internal error: a template does not parse: {}",
-                    error_chain(&err)
-                )
-            })?;
-            Ok(tera)
-        })
-        .as_ref()
-        .map_err(|err| anyhow!("{err}"))
-}
-
-fn render_template(name: &str, context: &tera::Context) -> Result<String> {
-    engine()?
-        .render(name, context)
-        .map_err(|err| anyhow!("internal error: rendering {name}: {}", error_chain(&err)))
-}
-
-/// Renders a one-line template (a path, a fragment).
-fn render_str(source: &str, context: &tera::Context) -> Result<String> {
-    tera::Tera::one_off(source, context, false).map_err(|err| {
-        anyhow!(
-            "internal error: rendering `{source}`: {}",
-            error_chain(&err)
-        )
-    })
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

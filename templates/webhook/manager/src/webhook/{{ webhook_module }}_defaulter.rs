@@ -6,16 +6,28 @@ use kubeforge::webhook::{AdmissionContext, Defaulter, Denial, WebhookServer};
 
 use {{ type_path }};
 
-/// Where the API server sends {{ kind }} objects to be defaulted; the
-/// MutatingWebhookConfiguration in config/webhook names the same path.
-pub const PATH: &str = "{{ defaulting_path }}";
-
 /// The label every {{ kind }} gets, set to its name when missing.
 pub const NAME_LABEL: &str = "app.kubernetes.io/name";
 
 /// Sets defaults on {{ kind }} objects when they are created or updated.
 /// kubeforge answers the API server with the JSON patch from the object as
 /// sent to the object as this leaves it.
+///
+/// `kubeforge manifests` writes the MutatingWebhookConfiguration in
+/// config/webhook from the `#[webhook]` attribute, which also gives the
+/// type its `PATH`.
+#[kubeforge::webhook(
+    path = "{{ defaulting_path }}",
+    mutating = true,
+    failure_policy = "fail",
+    side_effects = "None",
+    groups = ["{{ api_group }}"],
+    resources = ["{{ plural }}"],
+    verbs = ["create", "update"],
+    versions = ["{{ version }}"],
+    name = "{{ defaulting_name }}",
+    admission_review_versions = ["v1"]
+)]
 #[derive(Clone, Debug, Default)]
 pub struct {{ kind }}Defaulter;
 
@@ -38,9 +50,10 @@ impl Defaulter<{{ kind }}> for {{ kind }}Defaulter {
     }
 }
 
-/// Serves [`{{ kind }}Defaulter`] at [`PATH`]; main.rs calls this.
+/// Serves [`{{ kind }}Defaulter`] at its path; main.rs calls this.
 pub fn register(server: WebhookServer) -> WebhookServer {
-    server.defaulter_at::<{{ kind }}, _>(PATH, {{ kind }}Defaulter)
+    let path = {{ kind }}Defaulter::PATH;
+    server.defaulter_at::<{{ kind }}, _>(path, {{ kind }}Defaulter)
 }
 
 #[cfg(test)]

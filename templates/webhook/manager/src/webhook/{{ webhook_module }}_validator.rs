@@ -6,12 +6,24 @@ use kubeforge::webhook::{AdmissionContext, Denial, Validator, Warnings, WebhookS
 
 use {{ type_path }};
 
-/// Where the API server sends {{ kind }} objects to be validated; the
-/// ValidatingWebhookConfiguration in config/webhook names the same path.
-pub const PATH: &str = "{{ validation_path }}";
-
 /// Decides whether {{ kind }} objects may be created, updated or deleted.
 /// A [`Denial`] names the field and says why; warnings reach `kubectl`.
+///
+/// `kubeforge manifests` writes the ValidatingWebhookConfiguration in
+/// config/webhook from the `#[webhook]` attribute, which also gives the
+/// type its `PATH`. Add "delete" to `verbs` to have deletes checked too.
+#[kubeforge::webhook(
+    path = "{{ validation_path }}",
+    mutating = false,
+    failure_policy = "fail",
+    side_effects = "None",
+    groups = ["{{ api_group }}"],
+    resources = ["{{ plural }}"],
+    verbs = ["create", "update"],
+    versions = ["{{ version }}"],
+    name = "{{ validation_name }}",
+    admission_review_versions = ["v1"]
+)]
 #[derive(Clone, Debug, Default)]
 pub struct {{ kind }}Validator;
 
@@ -54,9 +66,10 @@ impl Validator<{{ kind }}> for {{ kind }}Validator {
     }
 }
 
-/// Serves [`{{ kind }}Validator`] at [`PATH`]; main.rs calls this.
+/// Serves [`{{ kind }}Validator`] at its path; main.rs calls this.
 pub fn register(server: WebhookServer) -> WebhookServer {
-    server.validator_at::<{{ kind }}, _>(PATH, {{ kind }}Validator)
+    let path = {{ kind }}Validator::PATH;
+    server.validator_at::<{{ kind }}, _>(path, {{ kind }}Validator)
 }
 
 #[cfg(test)]
