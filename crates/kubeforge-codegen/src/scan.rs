@@ -1,12 +1,14 @@
-//! Finds `#[rbac(...)]` attributes in Rust sources without compiling them,
-//! as controller-gen finds `+kubebuilder:rbac` markers in Go sources.
+//! Finds `#[rbac(...)]` and `#[webhook(...)]` attributes in Rust sources
+//! without compiling them, as controller-gen finds `+kubebuilder:rbac` and
+//! `+kubebuilder:webhook` markers in Go sources. One walk over the sources
+//! collects both ([`Attributes`]).
 //!
 //! Reading the source (instead of collecting rules at run time through the
 //! macro) keeps `kubeforge manifests` fast and lets it run on a project that
 //! does not build yet, which is exactly when users are adding permissions.
 //!
 //! An attribute counts when its path is `rbac`, `kubeforge::rbac` or
-//! `::kubeforge::rbac`, outer (`#[...]`) or inner (`#![...]`), on any item:
+//! `::kubeforge::rbac` (`webhook` likewise), outer (`#[...]`) or inner (`#![...]`), on any item:
 //! at file level, in inline modules, impl and trait blocks (on the block and
 //! on its members), extern blocks, and items declared at the top level of
 //! function bodies. Attributes behind `cfg_attr` or produced by other macros
@@ -14,14 +16,16 @@
 //! in the source.
 
 use crate::rbac::RbacRule;
+use crate::webhook::WebhookArgs;
 use proc_macro2::Span;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use syn::spanned::Spanned;
 use syn::{Attribute, Block, ImplItem, Item, Meta, Stmt, TraitItem};
 use walkdir::{DirEntry, WalkDir};
 
-/// Why scanning failed: a file that is not valid Rust, an invalid `#[rbac]`,
-/// or an I/O error. Displays as `path:line:column: message` like compiler
+/// Why scanning failed: a file that is not valid Rust, an invalid `#[rbac]`
+/// or `#[webhook]`, two webhooks with one name, or an I/O error. Displays as `path:line:column: message` like compiler
 /// diagnostics, so editors and terminals can link to the spot.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -33,6 +37,18 @@ pub enum ScanError {
         /// 1-based, in characters.
         column: usize,
         message: String,
+    },
+    /// Two `#[webhook]` attributes with the same `name`, which the API
+    /// server refuses; both places are named.
+    #[error(
+        "{}: webhook name `{name}` is already used at {}; give each #[webhook] its own `name`",
+        second.display(),
+        first.display()
+    )]
+    DuplicateWebhook {
+        name: String,
+        first: Location,
+        second: Location,
     },
     #[error("{}: {source}", path.display())]
     Io {
@@ -58,31 +74,127 @@ impl ScanError {
     }
 }
 
-/// Collects the `#[rbac]` rules of one Rust file, in source order.
-/// `path` is only used in error messages.
-pub fn scan_source(path: &Path, source: &str) -> Result<Vec<RbacRule>, ScanError> {
-    let file = syn::parse_file(source).map_err(|e| ScanError::from_syn(path, &e))?;
-    let mut scanner = Scanner {
-        path,
-        rules: Vec::new(),
-    };
-    scanner.attrs(&file.attrs)?;
-    scanner.items(&file.items)?;
-    Ok(scanner.rules)
+/// Where an attribute starts in a source file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub column: usize,
 }
 
-/// Scans every `*.rs` file under `root` (or `root` itself if it is a file),
-/// in sorted path order so results and errors are reproducible. Skips
-/// `target` directories and hidden files and directories (`.git`, editor
-/// lock files); does not follow symbolic links to directories, which could
-/// loop.
-pub fn scan_dir(root: &Path) -> Result<Vec<RbacRule>, ScanError> {
-    let mut rules = Vec::new();
-    for file in rs_files(root)? {
-        let source = std::fs::read_to_string(&file).map_err(|source| io(&file, source))?;
-        rules.extend(scan_source(&file, &source)?);
+impl Location {
+    fn of(path: &Path, span: Span) -> Location {
+        let start = span.start();
+        Location {
+            path: path.to_path_buf(),
+            line: start.line,
+            column: start.column + 1,
+        }
     }
-    Ok(rules)
+
+    /// `path:line:column`, as compilers print locations.
+    pub fn display(&self) -> String {
+        format!("{}:{}:{}", self.path.display(), self.line, self.column)
+    }
+}
+
+/// A `#[webhook]` attribute and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundWebhook {
+    pub location: Location,
+    pub args: WebhookArgs,
+}
+
+/// The attributes `kubeforge manifests` generates from, in the order
+/// the sources were read (files in sorted path order, then source order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attributes {
+    pub rbac: Vec<RbacRule>,
+    pub webhooks: Vec<FoundWebhook>,
+}
+
+impl Attributes {
+    /// The attributes of one Rust file; `path` is only used in error
+    /// messages and locations.
+    pub fn from_source(path: &Path, source: &str) -> Result<Attributes, ScanError> {
+        let file = syn::parse_file(source).map_err(|e| ScanError::from_syn(path, &e))?;
+        let mut scanner = Scanner {
+            path,
+            found: Attributes::default(),
+        };
+        scanner.attrs(&file.attrs)?;
+        scanner.items(&file.items)?;
+        Ok(scanner.found)
+    }
+
+    /// The attributes of files held in memory (path, contents), in the
+    /// order given: for a command that renders manifests from files it has
+    /// not written yet.
+    pub fn from_sources<P, S>(
+        files: impl IntoIterator<Item = (P, S)>,
+    ) -> Result<Attributes, ScanError>
+    where
+        P: AsRef<Path>,
+        S: AsRef<str>,
+    {
+        let mut all = Attributes::default();
+        for (path, source) in files {
+            all.extend(Attributes::from_source(path.as_ref(), source.as_ref())?);
+        }
+        Ok(all)
+    }
+
+    /// Scans every `*.rs` file under `root` (or `root` itself if it is a
+    /// file), in sorted path order so results and errors are reproducible.
+    /// Skips `target` directories and hidden files and directories (`.git`,
+    /// editor lock files); does not follow symbolic links to directories,
+    /// which could loop.
+    pub fn from_dir(root: &Path) -> Result<Attributes, ScanError> {
+        let mut all = Attributes::default();
+        for file in rs_files(root)? {
+            let source = std::fs::read_to_string(&file).map_err(|source| io(&file, source))?;
+            all.extend(Attributes::from_source(&file, &source)?);
+        }
+        Ok(all)
+    }
+
+    /// Appends `other`'s attributes after these.
+    pub fn extend(&mut self, other: Attributes) {
+        self.rbac.extend(other.rbac);
+        self.webhooks.extend(other.webhooks);
+    }
+
+    /// `config/webhook/manifests.yaml` for these webhooks
+    /// ([`crate::webhook::render_manifests`]), or `None` without webhooks.
+    /// Fails when two webhooks share a name, naming both places.
+    pub fn webhook_manifests(&self) -> Result<Option<String>, ScanError> {
+        let mut seen: BTreeMap<&str, &Location> = BTreeMap::new();
+        for found in &self.webhooks {
+            if let Some(first) = seen.insert(&found.args.name, &found.location) {
+                return Err(ScanError::DuplicateWebhook {
+                    name: found.args.name.clone(),
+                    first: first.clone(),
+                    second: found.location.clone(),
+                });
+            }
+        }
+        let args: Vec<WebhookArgs> = self.webhooks.iter().map(|w| w.args.clone()).collect();
+        Ok(crate::webhook::render_manifests(&args))
+    }
+}
+
+/// The `#[rbac]` rules of one Rust file, in source order (its `#[webhook]`
+/// attributes are checked too). See [`Attributes::from_source`].
+pub fn scan_source(path: &Path, source: &str) -> Result<Vec<RbacRule>, ScanError> {
+    Ok(Attributes::from_source(path, source)?.rbac)
+}
+
+/// The `#[rbac]` rules under `root` (its `#[webhook]` attributes are checked
+/// too). See [`Attributes::from_dir`].
+pub fn scan_dir(root: &Path) -> Result<Vec<RbacRule>, ScanError> {
+    Ok(Attributes::from_dir(root)?.rbac)
 }
 
 fn io(path: &Path, source: std::io::Error) -> ScanError {
@@ -135,29 +247,53 @@ fn walk_error(root: &Path, err: walkdir::Error) -> ScanError {
 
 struct Scanner<'a> {
     path: &'a Path,
-    rules: Vec<RbacRule>,
+    found: Attributes,
 }
 
 impl Scanner<'_> {
     fn attrs(&mut self, attrs: &[Attribute]) -> Result<(), ScanError> {
-        for attr in attrs.iter().filter(|a| is_rbac_path(a.path())) {
-            let rule = match &attr.meta {
-                Meta::List(list) if !list.tokens.is_empty() => RbacRule::parse(list.tokens.clone())
-                    .map_err(|e| ScanError::from_syn(self.path, &e))?,
-                // `#[rbac]`, `#[rbac()]`, `#[rbac = ...]`: nothing to point
-                // at inside, so point at the attribute.
-                _ => {
-                    return Err(ScanError::at(
-                        self.path,
-                        attr.span(),
-                        "expected arguments, e.g. `#[rbac(groups = \"apps\", \
-                         resources = \"deployments\", verbs = [\"get\", \"list\", \"watch\"])]`",
-                    ));
-                }
-            };
-            self.rules.push(rule);
+        for attr in attrs {
+            if is_our_path(attr.path(), "rbac") {
+                let tokens = self.arguments(
+                    attr,
+                    "#[rbac(groups = \"apps\", resources = \"deployments\", \
+                     verbs = [\"get\", \"list\", \"watch\"])]",
+                )?;
+                let rule =
+                    RbacRule::parse(tokens).map_err(|e| ScanError::from_syn(self.path, &e))?;
+                self.found.rbac.push(rule);
+            } else if is_our_path(attr.path(), "webhook") {
+                let tokens = self.arguments(
+                    attr,
+                    "#[webhook(path = \"/mutate-apps-example-com-v1-myapp\", mutating = true, ...)]",
+                )?;
+                let args =
+                    WebhookArgs::parse(tokens).map_err(|e| ScanError::from_syn(self.path, &e))?;
+                self.found.webhooks.push(FoundWebhook {
+                    location: Location::of(self.path, attr.span()),
+                    args,
+                });
+            }
         }
         Ok(())
+    }
+
+    /// The tokens inside `#[name(...)]`. `#[name]`, `#[name()]` and
+    /// `#[name = ...]` have nothing to point at inside, so the error points
+    /// at the attribute.
+    fn arguments(
+        &self,
+        attr: &Attribute,
+        example: &str,
+    ) -> Result<proc_macro2::TokenStream, ScanError> {
+        match &attr.meta {
+            Meta::List(list) if !list.tokens.is_empty() => Ok(list.tokens.clone()),
+            _ => Err(ScanError::at(
+                self.path,
+                attr.span(),
+                format!("expected arguments, e.g. `{example}`"),
+            )),
+        }
     }
 
     fn items(&mut self, items: &[Item]) -> Result<(), ScanError> {
@@ -256,13 +392,13 @@ fn foreign_attrs(item: &syn::ForeignItem) -> Option<&[Attribute]> {
     }
 }
 
-/// `rbac`, `kubeforge::rbac` or `::kubeforge::rbac`, nothing else: an
+/// `name`, `kubeforge::name` or `::kubeforge::name`, nothing else: an
 /// `other::rbac` attribute belongs to someone else.
-fn is_rbac_path(path: &syn::Path) -> bool {
+fn is_our_path(path: &syn::Path, name: &str) -> bool {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
     match segments.as_slice() {
-        [only] => only == "rbac" && path.leading_colon.is_none(),
-        [krate, name] => krate == "kubeforge" && name == "rbac",
+        [only] => only == name && path.leading_colon.is_none(),
+        [krate, last] => krate == "kubeforge" && last == name,
         _ => false,
     }
 }
@@ -505,5 +641,130 @@ mod tests {
 
         let missing = scan_dir(&dir.path().join("nope")).unwrap_err();
         assert!(matches!(missing, ScanError::Io { .. }), "{missing:?}");
+    }
+
+    // ---- #[webhook] ----
+
+    fn webhook_src(name: &str, mutating: bool) -> String {
+        format!(
+            "#[kubeforge::webhook(path = \"/{name}\", mutating = {mutating}, side_effects = \"None\", \
+             groups = \"apps.example.com\", resources = \"myapps\", verbs = [\"create\", \"update\"], \
+             versions = \"v1\", name = \"{name}.kb.io\", admission_review_versions = \"v1\")]\n\
+             pub struct Hook;\n"
+        )
+    }
+
+    #[test]
+    fn one_walk_finds_rbac_and_webhook_attributes_with_locations() {
+        let source = format!(
+            "#[rbac(groups = \"\", resources = \"pods\", verbs = \"get\")]\nfn f() {{}}\n\n{}\n\
+             mod inner {{\n    #[::kubeforge::webhook(path = \"/v\", mutating = false, side_effects = \"None\", \
+             groups = \"\", resources = \"pods\", verbs = \"delete\", versions = \"v1\", \
+             name = \"vpod-v1.kb.io\", admission_review_versions = \"v1\")]\n    enum E {{ A }}\n}}\n",
+            webhook_src("mmyapp-v1", true)
+        );
+        let found = Attributes::from_source(Path::new("src/hooks.rs"), &source).unwrap();
+        assert_eq!(groups_and_resources(&found.rbac), ["/pods"]);
+        let hooks: Vec<(&str, String)> = found
+            .webhooks
+            .iter()
+            .map(|w| (w.args.name.as_str(), w.location.display()))
+            .collect();
+        assert_eq!(
+            hooks,
+            [
+                ("mmyapp-v1.kb.io", "src/hooks.rs:4:1".to_string()),
+                ("vpod-v1.kb.io", "src/hooks.rs:8:5".to_string()),
+            ]
+        );
+        // The rbac-only entry point still sees the rules.
+        let rules = scan_source(Path::new("src/hooks.rs"), &source).unwrap();
+        assert_eq!(groups_and_resources(&rules), ["/pods"]);
+    }
+
+    #[test]
+    fn other_webhook_attributes_are_ignored() {
+        let found = Attributes::from_source(
+            Path::new("src/lib.rs"),
+            "#[actix::webhook(anything)]\n#[::webhook(path = 1)]\n#[webhooks(x)]\nstruct S;\n",
+        )
+        .unwrap();
+        assert!(found.webhooks.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn invalid_webhook_reports_file_line_and_column() {
+        let err = scan_err(
+            "struct A;\n#[webhook(path = \"/x\", mutating = true, side_effects = \"Some\", groups = \"\", \
+             resources = \"pods\", verbs = \"create\", versions = \"v1\", name = \"a.b.c\", \
+             admission_review_versions = \"v1\")]\nstruct B;\n",
+        );
+        assert!(
+            err.starts_with(
+                "src/controller/my_app.rs:2:56: invalid `side_effects` \"Some\"; expected one of: \"None\", \"NoneOnDryRun\""
+            ),
+            "{err}"
+        );
+        let err = scan_err("\n#[webhook]\nstruct B;\n");
+        assert!(
+            err.starts_with("src/controller/my_app.rs:2:1: expected arguments, e.g. `#[webhook("),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn in_memory_sources_render_the_manifests() {
+        let found = Attributes::from_sources([
+            ("manager/src/webhook/b.rs", webhook_src("vmyapp-v1", false)),
+            ("manager/src/webhook/a.rs", webhook_src("mmyapp-v1", true)),
+        ])
+        .unwrap();
+        let yaml = found.webhook_manifests().unwrap().unwrap();
+        let mutating = yaml.find("name: mmyapp-v1.kb.io").unwrap();
+        let validating = yaml.find("name: vmyapp-v1.kb.io").unwrap();
+        assert!(mutating < validating, "{yaml}");
+        assert_eq!(Attributes::default().webhook_manifests().unwrap(), None);
+    }
+
+    #[test]
+    fn a_webhook_name_used_twice_names_both_files() {
+        let mut found =
+            Attributes::from_source(Path::new("src/a.rs"), &webhook_src("mx-v1", true)).unwrap();
+        found.extend(
+            Attributes::from_source(
+                Path::new("src/b.rs"),
+                &format!("\n{}", webhook_src("mx-v1", false)),
+            )
+            .unwrap(),
+        );
+        let err = found.webhook_manifests().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "src/b.rs:2:1: webhook name `mx-v1.kb.io` is already used at src/a.rs:1:1; give each \
+             #[webhook] its own `name`"
+        );
+    }
+
+    #[test]
+    fn scan_dir_collects_webhooks_across_files_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "src/webhook/z.rs", &webhook_src("ma-v1", true));
+        write(dir.path(), "src/webhook/a.rs", &webhook_src("mz-v1", true));
+        write(dir.path(), "src/main.rs", &rule_src("main"));
+        let found = Attributes::from_dir(&dir.path().join("src")).unwrap();
+        assert_eq!(groups_and_resources(&found.rbac), ["/main"]);
+        let files: Vec<String> = found
+            .webhooks
+            .iter()
+            .map(|w| {
+                w.location
+                    .path
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(files, ["a.rs", "z.rs"]);
     }
 }

@@ -27,6 +27,7 @@ mod crd;
 mod item;
 mod rbac;
 mod schema;
+mod webhook;
 
 /// Makes a Spec struct a custom resource: the equivalent of controller-gen's
 /// `+kubebuilder:object:root`, `resource`, `subresource`, `printcolumn`...
@@ -383,4 +384,87 @@ pub fn schema(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn rbac(args: TokenStream, item: TokenStream) -> TokenStream {
     rbac::expand(args.into(), item.into()).into()
+}
+
+/// Declares an admission webhook, like controller-gen's
+/// `+kubebuilder:webhook` marker: put it on the defaulter or validator struct
+/// (or enum). `kubeforge manifests` reads these attributes from the sources
+/// (without compiling them) and writes config/webhook/manifests.yaml as
+/// controller-gen does: a MutatingWebhookConfiguration
+/// `mutating-webhook-configuration` and a ValidatingWebhookConfiguration
+/// `validating-webhook-configuration`, webhooks sorted by name, each calling
+/// the Service `webhook-service` in namespace `system` (kustomize renames
+/// both). The struct is left as it is and gets an associated constant
+/// `PATH` holding `path`, so the server registers the handler where the
+/// configuration sends requests: `server.defaulter_at::<MyApp, _>(MyAppDefaulter::PATH, ...)`.
+///
+/// Keys are controller-gen's in snake case. List keys also take a single
+/// string (`verbs = "create"`).
+///
+/// - `path = "/mutate-apps-example-com-v1-myapp"`: required; the absolute
+///   URL path the API server calls (Kubebuilder's convention:
+///   `/mutate-` or `/validate-`, the group with dots as dashes, version, kind).
+/// - `mutating = true`: required; `true` for a defaulter (mutating webhook),
+///   `false` for a validator.
+/// - `failure_policy = "fail"`: `"fail"`/`"Fail"` (the default: requests are
+///   refused while the webhook is down) or `"ignore"`/`"Ignore"`.
+/// - `side_effects = "None"`: required; `"None"` or `"NoneOnDryRun"`
+///   (admissionregistration/v1 accepts nothing else).
+/// - `groups = ["apps.example.com"]`: required; API groups, `""` or `"core"`
+///   for the core group, or `"*"`.
+/// - `resources = ["myapps"]`: required; lower-case plural resources,
+///   optionally with a subresource (`"myapps/status"`), or `"*"`.
+/// - `verbs = ["create", "update"]`: required; `create`, `update`, `delete`,
+///   `connect` or `"*"` (written `CREATE`, `UPDATE`, ... in the manifest).
+/// - `versions = ["v1"]`: required; API versions, or `"*"`.
+/// - `name = "mmyapp-v1.kb.io"`: required, unique; a lower-case DNS name with
+///   at least three dot-separated parts.
+/// - `admission_review_versions = ["v1"]`: required; `"v1"` and optionally
+///   `"v1beta1"`. kubeforge's server answers v1 reviews, so `"v1"` must be listed.
+/// - `match_policy = "Equivalent"`: optional; `"Exact"` or `"Equivalent"`.
+/// - `reinvocation_policy = "IfNeeded"`: optional, mutating webhooks only;
+///   `"Never"` or `"IfNeeded"`.
+/// - `timeout_seconds = 10`: optional; 1 to 30.
+///
+/// `"*"` must be alone in its list. A mistake is a compile error at the
+/// offending value saying what is allowed.
+///
+/// ```rust
+/// #[kubeforge::webhook(
+///     path = "/mutate-apps-example-com-v1-myapp",
+///     mutating = true,
+///     failure_policy = "fail",
+///     side_effects = "None",
+///     groups = ["apps.example.com"],
+///     resources = ["myapps"],
+///     verbs = ["create", "update"],
+///     versions = ["v1"],
+///     name = "mmyapp-v1.kb.io",
+///     admission_review_versions = ["v1"],
+/// )]
+/// pub struct MyAppDefaulter;
+///
+/// #[kubeforge::webhook(
+///     path = "/validate-apps-example-com-v1-myapp",
+///     mutating = false,
+///     side_effects = "None",
+///     groups = "apps.example.com",
+///     resources = "myapps",
+///     verbs = ["create", "update", "delete"],
+///     versions = "v1",
+///     name = "vmyapp-v1.kb.io",
+///     admission_review_versions = "v1",
+///     match_policy = "Exact",
+///     timeout_seconds = 5,
+/// )]
+/// pub struct MyAppValidator;
+///
+/// # fn main() {
+/// assert_eq!(MyAppDefaulter::PATH, "/mutate-apps-example-com-v1-myapp");
+/// assert_eq!(MyAppValidator::PATH, "/validate-apps-example-com-v1-myapp");
+/// # }
+/// ```
+#[proc_macro_attribute]
+pub fn webhook(args: TokenStream, item: TokenStream) -> TokenStream {
+    webhook::expand(args.into(), item.into()).into()
 }

@@ -20,7 +20,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub use kubeforge_macros::{crd, rbac, schema};
+pub use kubeforge_macros::{crd, rbac, schema, webhook};
 
 pub use k8s_openapi;
 pub use kube;

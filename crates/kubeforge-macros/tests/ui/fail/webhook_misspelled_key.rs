@@ -1,0 +1,18 @@
+#[kubeforge::webhook(
+    path = "/mutate-apps-example-com-v1-myapp",
+    mutating = true,
+    failurePolicy = "fail",
+    side_effects = "None",
+    groups = ["apps.example.com"],
+    resources = ["myapps"],
+    verbs = ["create", "update"],
+    versions = ["v1"],
+    name = "mmyapp-v1.kb.io",
+    admission_review_versions = ["v1"],
+)]
+pub struct MyAppDefaulter;
+
+fn main() {
+    // No cascade of "no associated item named `PATH`" errors.
+    let _ = MyAppDefaulter::PATH;
+}
