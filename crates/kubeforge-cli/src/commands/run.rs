@@ -32,9 +32,6 @@ use crate::source_watch::Snapshot;
 /// How often `--watch` looks for changed sources.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
-/// The webhook configurations `kubeforge manifests` writes.
-const WEBHOOK_MANIFESTS: &str = "config/webhook/manifests.yaml";
-
 /// How long the manager gets to shut down gracefully before it is killed.
 const MANAGER_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -98,7 +95,7 @@ impl Session {
         );
         let mut builder =
             kubeforge_envtest::Environment::builder().crd_dir(self.root.join("config/crd/bases"));
-        let webhooks = self.root.join(WEBHOOK_MANIFESTS);
+        let webhooks = self.root.join(super::manifests::WEBHOOK_FILE);
         if webhooks.is_file() {
             builder = builder.webhook_dir(self.root.join("config/webhook"));
         }

@@ -91,6 +91,16 @@ impl Plan {
         fs::read_to_string(path).with_context(|| format!("reading {}", rel.display()))
     }
 
+    /// The files this plan creates, with their contents.
+    pub fn created(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.changes
+            .iter()
+            .filter_map(|(rel, change)| match change {
+                Change::Create(text) => Some((rel.as_path(), text.as_str())),
+                _ => None,
+            })
+    }
+
     /// The files this plan creates, path -> contents: for a plan from
     /// [`Plan::in_memory`], the whole tree.
     pub fn into_created(self) -> BTreeMap<PathBuf, String> {
