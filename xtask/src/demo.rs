@@ -42,6 +42,34 @@ impl Session {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// `kubectl apply -f -` with `manifest`: whether the API server took
+    /// it, and what kubectl printed (warnings and denials go to stderr).
+    pub fn apply(&self, manifest: &str) -> Result<(bool, String)> {
+        use std::io::Write as _;
+        let mut child = Command::new(&self.kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["apply", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context("running kubectl apply")?;
+        child
+            .stdin
+            .take()
+            .context("kubectl's stdin")?
+            .write_all(manifest.as_bytes())
+            .context("writing to kubectl")?;
+        let output = child.wait_with_output().context("waiting for kubectl")?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
+        Ok((output.status.success(), text.trim().to_string()))
+    }
+
     /// Waits until the sample's status says its current generation was seen.
     pub fn wait_for_sample(&self) -> Result<()> {
         self.kubectl(&[
@@ -115,6 +143,7 @@ pub fn run() -> Result<()> {
             ])?;
             println!("$ kubectl get myapps");
             println!("{}", s.kubectl(&["get", "myapps"])?);
+            show_webhooks(s)?;
             Ok((s.manager_pid, s.kubeconfig.clone()))
         },
     )?;
@@ -128,6 +157,46 @@ pub fn run() -> Result<()> {
         bail!("the control plane left {} behind", dir.display());
     }
     println!("The operator and the control plane were stopped, and nothing was left behind.");
+    Ok(())
+}
+
+/// The operator's webhooks, as the API server calls them: a denial naming
+/// the field, a warning kubectl prints, and a default stored.
+fn show_webhooks(s: &Session) -> Result<()> {
+    let myapp = |name: &str, image: &str| {
+        format!(
+            "apiVersion: apps.example.com/v1\nkind: MyApp\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n  image: {image}\n"
+        )
+    };
+    println!("=== Webhooks: the API server asks the operator ===\n");
+    println!("$ kubectl apply  # a MyApp with spec.image: Nginx:1.27");
+    let (applied, said) = s.apply(&myapp("bad-image", "Nginx:1.27"))?;
+    println!("{said}\n");
+    if applied || !said.contains("spec.image") {
+        bail!("the validating webhook should have denied spec.image Nginx:1.27: {said}");
+    }
+    println!("$ kubectl apply  # a MyApp with spec.image: nginx (no tag)");
+    let (applied, said) = s.apply(&myapp("unpinned", "nginx"))?;
+    println!("{said}\n");
+    if !applied || !said.contains("pin a version") {
+        bail!(
+            "the validating webhook should have admitted spec.image nginx with a warning: {said}"
+        );
+    }
+    println!(
+        "$ kubectl get myapp unpinned -o jsonpath='{{.metadata.labels}}'  # set by the defaulting webhook"
+    );
+    let labels = s.kubectl(&[
+        "get",
+        "myapp",
+        "unpinned",
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ])?;
+    println!("{}\n", pretty_json(&labels));
+    if !labels.contains("app.kubernetes.io/name") {
+        bail!("the defaulting webhook should have labelled the MyApp: {labels}");
+    }
     Ok(())
 }
 
@@ -226,14 +295,25 @@ pub fn with_running_operator<T>(
 
 fn wait_for_session(lines: &mpsc::Receiver<String>, assets: &Path) -> Result<Session> {
     let mut kubeconfig = None;
+    let mut manager_pid = None;
+    // Printed once the samples are applied (after the webhooks answer).
+    let mut ready = false;
     // Building the manager the first time takes minutes on 2 cores.
     let deadline = std::time::Instant::now() + Duration::from_secs(1200);
     loop {
+        if let (Some(kubeconfig), Some(manager_pid), true) = (&kubeconfig, manager_pid, ready) {
+            return Ok(Session {
+                kubeconfig: PathBuf::clone(kubeconfig),
+                kubectl: assets.join("kubectl"),
+                manager_pid,
+            });
+        }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .context("kubeforge run stopped or took too long before the manager started")?;
+        let line = lines.recv_timeout(left).context(
+            "kubeforge run stopped or took too long before printing its kubeconfig and manager",
+        )?;
         eprintln!("    {line}");
+        ready |= line.starts_with("Press Ctrl-C");
         if let Some(path) = line.trim().strip_prefix("export KUBECONFIG=") {
             kubeconfig = Some(PathBuf::from(path));
         }
@@ -241,12 +321,7 @@ fn wait_for_session(lines: &mpsc::Receiver<String>, assets: &Path) -> Result<Ses
             .strip_prefix("Manager running (pid ")
             .and_then(|rest| rest.strip_suffix(")."))
         {
-            let manager_pid = pid.parse().context("manager pid")?;
-            return Ok(Session {
-                kubeconfig: kubeconfig.context("kubeforge run printed no kubeconfig")?,
-                kubectl: assets.join("kubectl"),
-                manager_pid,
-            });
+            manager_pid = Some(pid.parse().context("manager pid")?);
         }
     }
 }

@@ -19,7 +19,7 @@ pub fn run(args: CreateWebhookArgs) -> Result<()> {
     super::print_summary(&plan);
     plan.apply()?;
     println!(
-        "Next: write your logic in manager/src/webhook/, then run `make manifests` (kubeforge manifests) to write config/webhook/manifests.yaml."
+        "Next: write your logic in manager/src/webhook/; `make manifests` (kubeforge manifests) keeps config/webhook/manifests.yaml in step with the #[webhook] attributes."
     );
     Ok(())
 }

@@ -128,9 +128,12 @@ impl Session {
     ) -> Result<ExitCode> {
         let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
         let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+        if local.is_some() {
+            self.announce_local(kubeconfig)?;
+        }
         let mut manager = Some(self.spawn_manager(&binary, kubeconfig, local)?);
         if let Some(env) = local {
-            self.ready_local(env, kubeconfig).await?;
+            self.after_first_start(env, kubeconfig).await?;
         }
         let mut seen = if watch {
             Snapshot::take(&self.root)
@@ -195,10 +198,21 @@ impl Session {
         Ok(binary)
     }
 
+    /// Says where the local control plane is, before the manager starts.
+    fn announce_local(&self, kubeconfig: &Path) -> Result<()> {
+        let assets = kubeforge_envtest::assets::find()?;
+        eprintln!("Control plane ready. From another terminal:");
+        eprintln!("  export KUBECONFIG={}", kubeconfig.display());
+        if let Some(resource) = self.project.resources.iter().find(|r| r.api.is_some()) {
+            eprintln!("  {} get {}", assets.kubectl.display(), resource.plural);
+        }
+        Ok(())
+    }
+
     /// Once the manager runs on the local control plane: waits for its
-    /// webhook server (objects cannot be created before it answers), applies
-    /// the samples and says how to look at them.
-    async fn ready_local(
+    /// webhook server (objects cannot be created before it answers), then
+    /// applies the samples.
+    async fn after_first_start(
         &self,
         env: &kubeforge_envtest::Environment,
         kubeconfig: &Path,
@@ -208,11 +222,6 @@ impl Session {
             wait_for_port(server.port()).await?;
         }
         apply_samples(&self.root, &assets.kubectl, kubeconfig).await?;
-        eprintln!("Control plane ready. From another terminal:");
-        eprintln!("  export KUBECONFIG={}", kubeconfig.display());
-        if let Some(resource) = self.project.resources.iter().find(|r| r.api.is_some()) {
-            eprintln!("  {} get {}", assets.kubectl.display(), resource.plural);
-        }
         eprintln!("Press Ctrl-C to stop the operator and the control plane.");
         Ok(())
     }

@@ -21,6 +21,7 @@ use clap::Parser;
 use kubeforge::manager::{Manager, ManagerArgs};
 
 use myapp_manager::controller;
+use myapp_manager::webhook;
 // +kubeforge:scaffold:imports
 
 /// Command-line flags. Add your own next to the manager's.
@@ -37,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let mut manager = Manager::new(cli.manager, "myapp.example.com").await?;
     manager.add_controller("my_app", controller::my_app::run);
     // +kubeforge:scaffold:controllers
+    manager.add_webhooks(webhook::register);
     // +kubeforge:scaffold:webhooks
     manager.run().await?;
     Ok(())

@@ -38,9 +38,10 @@ impl Defaulter<{{ kind }}> for {{ kind }}Defaulter {
         object: &mut {{ kind }},
     ) -> Result<(), Denial> {
         // TODO(user): your defaults. An example: metadata defaulting that a
-        // CRD schema cannot express.
+        // CRD schema cannot express. A label value has at most 63
+        // characters; a longer name is left to the validator to refuse.
         let name = object.name_any();
-        if !name.is_empty() {
+        if !name.is_empty() && name.len() <= 63 {
             object
                 .labels_mut()
                 .entry(NAME_LABEL.to_string())

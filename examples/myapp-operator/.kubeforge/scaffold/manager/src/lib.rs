@@ -17,4 +17,5 @@
 //! the manager.
 
 pub mod controller;
+pub mod webhook;
 // +kubeforge:scaffold:modules
