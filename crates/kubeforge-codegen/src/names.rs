@@ -306,6 +306,40 @@ pub fn rust_ident(name: &str) -> String {
     }
 }
 
+/// An API group as RBAC and webhook rules name it: a DNS-1123 subdomain
+/// (`apps`, `batch.example.com`), `""` or `"core"` for the core group, or
+/// `*` for every group. `Err` is the message, for the caller to place.
+pub fn check_rule_group(group: &str) -> Result<(), String> {
+    if group.is_empty() || group == "*" || group == "core" || is_dns1123_subdomain(group) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid API group `{group}`; expected a lower-case DNS name such as `apps` or \
+             `batch.example.com`, `\"\"` or `\"core\"` for the core group, or `*`"
+        ))
+    }
+}
+
+/// A resource as RBAC and webhook rules name it: a lower-case plural,
+/// optionally `/subresource`, either part possibly `*`. Names are held to
+/// the DNS-1123 subdomain rule, which every resource of the Kubernetes API
+/// and of CRDs (DNS-1035 labels) passes.
+pub fn check_rule_resource(resource: &str) -> Result<(), String> {
+    let (main, sub) = match resource.split_once('/') {
+        Some((main, sub)) => (main, Some(sub)),
+        None => (resource, None),
+    };
+    let ok_part = |p: &str| p == "*" || is_dns1123_subdomain(p);
+    if ok_part(main) && sub.is_none_or(ok_part) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid resource `{resource}`; expected a lower-case plural resource name, \
+             optionally with a subresource (`deployments`, `deployments/status`), or `*`"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

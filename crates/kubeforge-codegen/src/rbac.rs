@@ -22,7 +22,7 @@
 //! - `urls` rules stand alone: non-resource URLs cannot be mixed with
 //!   groups, resources or names, and exist only in ClusterRoles.
 
-use crate::names::{is_dns1123_label, is_dns1123_subdomain};
+use crate::names::is_dns1123_label;
 use darling::FromMeta;
 use darling::ast::NestedMeta;
 use proc_macro2::{Span, TokenStream};
@@ -354,42 +354,12 @@ fn check_verbs(verbs: &Values, allowed: &[&str], context: &str) -> syn::Result<(
     Ok(())
 }
 
-/// An API group is a DNS-1123 subdomain (`apps`, `batch.example.com`); `""`
-/// and `"core"` name the core group and `*` every group.
 fn check_group(group: &str, span: Span) -> syn::Result<()> {
-    if group.is_empty() || group == "*" || is_dns1123_subdomain(group) {
-        Ok(())
-    } else {
-        Err(syn::Error::new(
-            span,
-            format!(
-                "invalid API group `{group}`; expected a lower-case DNS name such as `apps` or \
-                 `batch.example.com`, `\"\"` or `\"core\"` for the core group, or `*`"
-            ),
-        ))
-    }
+    crate::names::check_rule_group(group).map_err(|message| syn::Error::new(span, message))
 }
 
-/// A resource is a lower-case plural name, optionally `/subresource`, either
-/// part possibly `*`. Names are held to the DNS-1123 subdomain rule: every
-/// resource of the Kubernetes API and of CRDs (DNS-1035 labels) passes it.
 fn check_resource(resource: &str, span: Span) -> syn::Result<()> {
-    let (main, sub) = match resource.split_once('/') {
-        Some((main, sub)) => (main, Some(sub)),
-        None => (resource, None),
-    };
-    let ok_part = |p: &str| p == "*" || is_dns1123_subdomain(p);
-    if ok_part(main) && sub.is_none_or(ok_part) {
-        Ok(())
-    } else {
-        Err(syn::Error::new(
-            span,
-            format!(
-                "invalid resource `{resource}`; expected a lower-case plural resource name, \
-                 optionally with a subresource (`deployments`, `deployments/status`), or `*`"
-            ),
-        ))
-    }
+    crate::names::check_rule_resource(resource).map_err(|message| syn::Error::new(span, message))
 }
 
 fn check_resource_name(name: &str, span: Span) -> syn::Result<()> {

@@ -14,7 +14,7 @@
 //! `timeoutSeconds` of 60, a webhook name with fewer than three segments):
 //! a compile error beats a failed `kubectl apply`.
 
-use crate::names::{is_dns1123_subdomain, is_fully_qualified_name, is_version};
+use crate::names::{is_fully_qualified_name, is_version};
 use crate::rbac::explain_keys;
 use darling::FromMeta;
 use darling::ast::NestedMeta;
@@ -483,43 +483,22 @@ fn check_path(path: &str, span: Span) -> syn::Result<()> {
     }
 }
 
-/// An API group is a DNS-1123 subdomain; `""` and `"core"` (turned into
-/// `""`) name the core group and `*` every group.
+/// An API group (see [`crate::names::check_rule_group`]); `"core"` becomes
+/// `""`, as the API server spells the core group.
 fn check_group(group: String, span: Span) -> syn::Result<(String, Span)> {
-    if group == "core" {
-        Ok((String::new(), span))
-    } else if group.is_empty() || group == "*" || is_dns1123_subdomain(&group) {
-        Ok((group, span))
-    } else {
-        Err(syn::Error::new(
-            span,
-            format!(
-                "invalid API group `{group}`; expected a lower-case DNS name such as `apps` or \
-                 `batch.example.com`, `\"\"` or `\"core\"` for the core group, or `*`"
-            ),
-        ))
-    }
+    crate::names::check_rule_group(&group).map_err(|message| syn::Error::new(span, message))?;
+    Ok((
+        if group == "core" {
+            String::new()
+        } else {
+            group
+        },
+        span,
+    ))
 }
 
-/// A lower-case plural resource, optionally `/subresource`, either part
-/// possibly `*` (`myapps`, `myapps/status`, `*/scale`, `*`).
 fn check_resource(resource: &str, span: Span) -> syn::Result<()> {
-    let (main, sub) = match resource.split_once('/') {
-        Some((main, sub)) => (main, Some(sub)),
-        None => (resource, None),
-    };
-    let ok_part = |p: &str| p == "*" || is_dns1123_subdomain(p);
-    if ok_part(main) && sub.is_none_or(ok_part) {
-        Ok(())
-    } else {
-        Err(syn::Error::new(
-            span,
-            format!(
-                "invalid resource `{resource}`; expected a lower-case plural resource name, \
-                 optionally with a subresource (`myapps`, `myapps/status`), or `*`"
-            ),
-        ))
-    }
+    crate::names::check_rule_resource(resource).map_err(|message| syn::Error::new(span, message))
 }
 
 /// One of [`VERBS`] or `*`, in any case; returned upper case, as the API
