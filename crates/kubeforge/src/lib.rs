@@ -11,6 +11,9 @@
 //!   graceful shutdown around kube-runtime controllers;
 //! - `conditions` (feature `runtime`): metav1.Condition bookkeeping;
 //! - `backoff` (feature `runtime`): per-object retry delays for error policies;
+//! - `lean` (feature `runtime`): controllers that cache objects without
+//!   `managedFields`, watch owned objects by label and metadata only, and
+//!   bound their reconcile concurrency;
 //! - `webhook` (feature `runtime`): admission and conversion webhooks.
 //!
 //! The `runtime` feature is on by default; an operator's API crate turns it
@@ -39,10 +42,16 @@ pub mod backoff;
 pub mod conditions;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod lean;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod manager;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod webhook;
+// HTTPS from mounted certificate files, shared by `manager` and `webhook`.
+#[cfg(feature = "runtime")]
+mod tls;
 
 /// Items the macros expand to, named by absolute paths
 /// (`::kubeforge::__private::...`) so generated code needs no dependency of

@@ -403,7 +403,10 @@ mod tests {
             })
         );
         // Without a hub, no conversion stanza.
-        let list = [reg("v1", true, widget_v1), reg("v1beta1", false, widget_v1beta1)];
+        let list = [
+            reg("v1", true, widget_v1),
+            reg("v1beta1", false, widget_v1beta1),
+        ];
         assert!(crds_from(&list).unwrap()[0].spec.conversion.is_none());
     }
 

@@ -136,6 +136,11 @@ pub struct ManagerArgs {
     /// ~/.kube/config, then the in-cluster service account.
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
+
+    /// Reconcile concurrency and the client's rate limit
+    /// (--max-concurrent-reconciles, --kube-api-qps, --kube-api-burst).
+    #[command(flatten)]
+    pub limits: super::LimitArgs,
 }
 
 impl Default for ManagerArgs {
@@ -162,6 +167,7 @@ impl Default for ManagerArgs {
             log_format: LogFormat::Text,
             log_level: None,
             kubeconfig: None,
+            limits: super::LimitArgs::default(),
         }
     }
 }

@@ -7,12 +7,21 @@ use std::path::Path;
 use kube::Client;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 
-use super::ManagerError;
+use super::{LimitArgs, ManagerError};
 
-/// Builds the client; an explicit `kubeconfig` path must load, otherwise the
-/// configuration is inferred.
-pub(super) async fn build_client(kubeconfig: Option<&Path>) -> Result<Client, ManagerError> {
-    let config = match kubeconfig {
+/// Builds the client with the client-side rate limit of `limits`
+/// (`--kube-api-qps`, `--kube-api-burst`); an explicit `kubeconfig` path
+/// must load, otherwise the configuration is inferred.
+pub(super) async fn build_limited_client(
+    kubeconfig: Option<&Path>,
+    limits: &LimitArgs,
+) -> Result<Client, ManagerError> {
+    limits.client(load_config(kubeconfig).await?)
+}
+
+/// The client configuration from `kubeconfig`, or inferred without one.
+async fn load_config(kubeconfig: Option<&Path>) -> Result<Config, ManagerError> {
+    Ok(match kubeconfig {
         Some(path) => {
             let kubeconfig_error = |source| ManagerError::Kubeconfig {
                 path: path.to_owned(),
@@ -24,6 +33,5 @@ pub(super) async fn build_client(kubeconfig: Option<&Path>) -> Result<Client, Ma
                 .map_err(kubeconfig_error)?
         }
         None => Config::infer().await.map_err(ManagerError::InferConfig)?,
-    };
-    Client::try_from(config).map_err(ManagerError::Client)
+    })
 }

@@ -20,22 +20,26 @@ pub struct Context {
     client: Client,
     shutdown: watch::Receiver<bool>,
     metrics: ControllerMetrics,
+    max_concurrent_reconciles: u16,
 }
 
 impl Context {
     /// The context of controller `name`, stopping when `shutdown` turns
-    /// `true` (or its sender is dropped).
+    /// `true` (or its sender is dropped), allowed `max_concurrent_reconciles`
+    /// reconciles at once (0: no limit).
     pub(super) fn new(
         name: &str,
         client: Client,
         shutdown: watch::Receiver<bool>,
         metrics: ControllerMetrics,
+        max_concurrent_reconciles: u16,
     ) -> Self {
         Context {
             name: Arc::from(name),
             client,
             shutdown,
             metrics,
+            max_concurrent_reconciles,
         }
     }
 
@@ -52,6 +56,23 @@ impl Context {
     /// This controller's reconcile metrics.
     pub fn metrics(&self) -> ControllerMetrics {
         self.metrics.clone()
+    }
+
+    /// How many reconciles this controller may run at once
+    /// (`--max-concurrent-reconciles`; 0 means no limit).
+    pub fn max_concurrent_reconciles(&self) -> u16 {
+        self.max_concurrent_reconciles
+    }
+
+    /// kube-runtime's controller configuration for this controller: pass it
+    /// to `Controller::with_config` (as [`crate::lean::controller`] does) so
+    /// a burst of objects is reconciled a few at a time, not all at once.
+    ///
+    /// Override it per controller by building your own, e.g.
+    /// `ctx.controller_config().concurrency(1)` for a controller whose
+    /// reconciles must not overlap.
+    pub fn controller_config(&self) -> kube::runtime::controller::Config {
+        kube::runtime::controller::Config::default().concurrency(self.max_concurrent_reconciles)
     }
 
     /// Resolves once the manager is shutting down (or leadership was lost).
@@ -116,6 +137,7 @@ impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
             .field("name", &self.name)
+            .field("max_concurrent_reconciles", &self.max_concurrent_reconciles)
             .field("shutting_down", &self.is_shutting_down())
             .finish_non_exhaustive()
     }

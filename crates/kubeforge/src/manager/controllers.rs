@@ -40,6 +40,9 @@ pub(super) struct RunningControllers {
     tasks: JoinSet<anyhow::Result<()>>,
     names: HashMap<tokio::task::Id, String>,
     shutdown: watch::Sender<bool>,
+    /// Handed to every controller's [`Context`]; see
+    /// [`RunningControllers::max_concurrent_reconciles`].
+    max_concurrent_reconciles: u16,
 }
 
 impl RunningControllers {
@@ -48,7 +51,15 @@ impl RunningControllers {
             tasks: JoinSet::new(),
             names: HashMap::new(),
             shutdown: watch::channel(false).0,
+            max_concurrent_reconciles: super::limits::DEFAULT_MAX_CONCURRENT_RECONCILES,
         }
+    }
+
+    /// Sets the reconcile concurrency the controllers' [`Context`]s carry
+    /// (`--max-concurrent-reconciles`; 0 means no limit).
+    pub(super) fn max_concurrent_reconciles(mut self, limit: u16) -> Self {
+        self.max_concurrent_reconciles = limit;
+        self
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -68,6 +79,7 @@ impl RunningControllers {
                 client.clone(),
                 self.shutdown.subscribe(),
                 metrics.for_controller(&name),
+                self.max_concurrent_reconciles,
             );
             info!(controller = %name, "starting controller");
             let handle = self.tasks.spawn(run(ctx));

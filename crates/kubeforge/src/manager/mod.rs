@@ -40,15 +40,15 @@
 //! | `run` | [`Manager::run_until`]: the order things start and stop in |
 //! | `context` | [`Context`]: what each controller is handed |
 //! | `controllers` | spawning, supervising and stopping controller tasks |
+//! | `limits` | [`LimitArgs`]: reconcile concurrency and the client's rate limit |
 //! | `leader_election` | the Lease: acquire, renew, lose, release |
 //! | `client` | the Kubernetes client from `--kubeconfig` or the environment |
 //! | `logging` | the tracing subscriber from `--log-level` / `--log-format` |
 //! | `signals` | SIGTERM / SIGINT |
 //! | `error` | [`ManagerError`] |
-//! | `http` | the `/healthz`, `/readyz` and `/metrics` servers |
+//! | `http` | the `/healthz`, `/readyz` and `/metrics` servers (TLS shared with webhooks in `crate::tls`) |
 //! | `metrics` | reconcile metrics ([`ControllerMetrics`]) and the leader gauge |
 //! | `metrics_auth` | who may read `/metrics` (TokenReview + SubjectAccessReview) |
-//! | `tls` | the `/metrics` certificate and TLS listener |
 
 mod args;
 mod client;
@@ -57,13 +57,13 @@ mod controllers;
 mod error;
 mod http;
 mod leader_election;
+mod limits;
 mod logging;
 mod metrics;
 mod metrics_auth;
 mod run;
 mod setup;
 mod signals;
-mod tls;
 
 // The crates a generated `main` needs to call the manager, so an operator
 // depends on `kubeforge` alone and always gets matching versions.
@@ -71,9 +71,12 @@ pub use anyhow;
 pub use clap;
 pub use prometheus_client;
 
+pub use crate::tls::TlsError;
 pub use args::{LogFormat, ManagerArgs, parse_duration};
 pub use context::Context;
 pub use error::ManagerError;
+pub use limits::{
+    DEFAULT_KUBE_API_BURST, DEFAULT_KUBE_API_QPS, DEFAULT_MAX_CONCURRENT_RECONCILES, LimitArgs,
+};
 pub use metrics::{ControllerMetrics, ReconcileResult};
 pub use setup::Manager;
-pub use tls::TlsError;

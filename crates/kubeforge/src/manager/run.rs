@@ -18,7 +18,8 @@ use super::error::error_chain;
 use super::http::{self, Health, Phase};
 use super::leader_election::{LeaderElection, lease_timing};
 use super::signals::os_shutdown_signal;
-use super::{Manager, ManagerError, tls};
+use super::{Manager, ManagerError};
+use crate::tls;
 
 /// How long the HTTP servers get to finish in-flight requests at shutdown.
 const HTTP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,7 +74,8 @@ impl Manager {
         }
         health.set(Phase::Running);
 
-        let mut running = RunningControllers::new();
+        let mut running = RunningControllers::new()
+            .max_concurrent_reconciles(self.args.limits.max_concurrent_reconciles);
         let pending = std::mem::take(&mut self.controllers);
         let mut shutdown = pin!(shutdown);
 
@@ -134,7 +136,7 @@ impl Manager {
                 Some(config) => {
                     info!(%addr, "serving metrics over HTTPS to authorized callers");
                     let router = http::metrics_router(registry, Some(self.client.clone()));
-                    let listener = tls::TlsListener::new(listener, addr, config);
+                    let listener = tls::TlsListener::new("metrics", listener, addr, config);
                     http::spawn_server("metrics", listener, router, stop)
                 }
                 None => {

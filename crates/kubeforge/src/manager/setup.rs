@@ -10,11 +10,12 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tracing::info;
 
-use super::client::build_client;
+use super::client::build_limited_client;
 use super::controllers::BoxedController;
 use super::logging::init_tracing;
 use super::metrics::ManagerMetrics;
-use super::{Context, ManagerArgs, ManagerError, http, tls};
+use super::{Context, ManagerArgs, ManagerError, http};
+use crate::tls;
 use crate::webhook::{BoundWebhookServer, WebhookConfig, WebhookServer};
 
 /// A registration of webhooks with the server the manager builds.
@@ -68,7 +69,7 @@ impl Manager {
     /// `<hash>.<domain>`; any DNS subdomain unique to the operator works).
     pub async fn new(args: ManagerArgs, id: impl Into<String>) -> Result<Self, ManagerError> {
         init_tracing(&args)?;
-        let client = build_client(args.kubeconfig.as_deref()).await?;
+        let client = build_limited_client(args.kubeconfig.as_deref(), &args.limits).await?;
         Self::with_client(args, id, client)
     }
 
@@ -164,7 +165,9 @@ impl Manager {
     /// The address webhooks are served on, once bound (`None` without
     /// webhooks, or with `--enable-webhooks=false`).
     pub fn webhook_addr(&self) -> Option<SocketAddr> {
-        self.webhook_server.as_ref().map(BoundWebhookServer::local_addr)
+        self.webhook_server
+            .as_ref()
+            .map(BoundWebhookServer::local_addr)
     }
 
     /// Binds the metrics, probe and webhook listeners now instead of in
@@ -204,7 +207,9 @@ impl Manager {
             .enable_http2(self.args.enable_http2);
         let server = registrations
             .into_iter()
-            .fold(WebhookServer::new(config), |server, register| register(server));
+            .fold(WebhookServer::new(config), |server, register| {
+                register(server)
+            });
         server.bind().await.map(Some).map_err(ManagerError::Webhook)
     }
 
@@ -212,9 +217,13 @@ impl Manager {
     fn metrics_tls_config(&self) -> Result<Arc<rustls::ServerConfig>, ManagerError> {
         match &self.args.metrics_cert_path {
             Some(dir) => tls::server_config_from_files(
-                dir,
-                &self.args.metrics_cert_name,
-                &self.args.metrics_cert_key,
+                "metrics",
+                dir.join(&self.args.metrics_cert_name),
+                dir.join(&self.args.metrics_cert_key),
+                tls::DEFAULT_RELOAD_INTERVAL,
+                // HTTP/1.1 only, whatever --enable-http2 says: a scrape is
+                // one small request, and HTTP/2 brings rapid-reset attacks.
+                false,
             ),
             None => {
                 info!("no --metrics-cert-path: serving metrics with a self-signed certificate");

@@ -15,7 +15,6 @@
 mod admission;
 pub mod conversion;
 mod server;
-mod tls;
 
 #[cfg(test)]
 mod tests;

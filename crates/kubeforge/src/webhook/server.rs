@@ -25,8 +25,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::admission::{Reply, handle_default, handle_validate};
 use super::conversion::{Conversion, ErasedConversion, convert_review};
-use super::tls::{CertWatcher, server_config};
 use super::{Defaulter, Validator, mutate_path, validate_path};
+use crate::tls;
 
 /// Kubebuilder's webhook port.
 pub const DEFAULT_PORT: u16 = 9443;
@@ -40,10 +40,6 @@ pub const DEFAULT_KEY_NAME: &str = "tls.key";
 /// Where conversion webhooks are served; CRDs' `conversion.webhook` names it.
 pub const DEFAULT_CONVERSION_PATH: &str = "/convert";
 
-/// How often the certificate files are checked for a renewal by default.
-const DEFAULT_CERT_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
-/// A client that has not finished its TLS handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long requests in flight may take to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The largest AdmissionReview accepted (controller-runtime's limit: an
@@ -103,7 +99,7 @@ impl Default for WebhookConfig {
             cert_dir: PathBuf::from(DEFAULT_CERT_DIR),
             cert_name: DEFAULT_CERT_NAME.to_owned(),
             key_name: DEFAULT_KEY_NAME.to_owned(),
-            cert_reload_interval: DEFAULT_CERT_RELOAD_INTERVAL,
+            cert_reload_interval: tls::DEFAULT_RELOAD_INTERVAL,
             enable_http2: false,
         }
     }
@@ -390,24 +386,24 @@ impl WebhookServer {
         }
         let router = self.router()?;
         let config = &self.config;
-        let certs = Arc::new(
-            CertWatcher::load(config.cert_path(), config.key_path())
-                .map_err(|e| WebhookError::Certificate(certificate_hint(&e, &config.cert_dir)))?,
-        );
-        let tls =
-            server_config(certs.clone(), config.enable_http2).map_err(WebhookError::Certificate)?;
+        let tls = tls::server_config_from_files(
+            "webhook",
+            config.cert_path(),
+            config.key_path(),
+            config.cert_reload_interval,
+            config.enable_http2,
+        )
+        .map_err(|e| WebhookError::Certificate(certificate_hint(&e, &config.cert_dir)))?;
         let address = config.address();
         let bind_error = |source| WebhookError::Bind { address, source };
         let listener = TcpListener::bind(address).await.map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
-        certs.watch(config.cert_reload_interval);
         tracing::info!(address = %local, paths = ?self.paths(), "serving webhooks");
         Ok(BoundWebhookServer {
             listener,
             local,
             router,
             acceptor: TlsAcceptor::from(tls),
-            _certs: certs,
         })
     }
 
@@ -422,14 +418,14 @@ impl WebhookServer {
 }
 
 /// Points at the usual cause when the certificate is missing.
-fn certificate_hint(error: &str, dir: &Path) -> String {
+fn certificate_hint(error: &tls::TlsError, dir: &Path) -> String {
     if !dir.exists() {
         format!(
             "{error} ({} does not exist: mount the webhook-server-cert Secret there, or configure another cert dir)",
             dir.display()
         )
     } else {
-        error.to_owned()
+        error.to_string()
     }
 }
 
@@ -438,9 +434,9 @@ pub struct BoundWebhookServer {
     listener: TcpListener,
     local: SocketAddr,
     router: Router,
+    /// Its configuration holds the certificate watcher, and so keeps the
+    /// reload task alive while the server is.
     acceptor: TlsAcceptor,
-    /// Keeps the certificate watcher (and so its reload task) alive.
-    _certs: Arc<CertWatcher>,
 }
 
 impl std::fmt::Debug for BoundWebhookServer {
@@ -467,7 +463,6 @@ impl BoundWebhookServer {
             listener,
             router,
             acceptor,
-            _certs,
             ..
         } = self;
         let graceful = GracefulShutdown::new();
@@ -481,9 +476,7 @@ impl BoundWebhookServer {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        // Usually out of file descriptors: wait instead of spinning.
-                        tracing::warn!(%error, "webhook server: accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        tls::accept_failed("webhook", error).await;
                         continue;
                     }
                 },
@@ -493,17 +486,8 @@ impl BoundWebhookServer {
             // The handshake runs in the connection's own task, so one slow
             // client never holds up the others.
             tokio::spawn(async move {
-                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-                {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%error, %peer, "webhook server: TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "webhook server: TLS handshake timed out");
-                        return;
-                    }
+                let Some(tls) = tls::handshake("webhook", &acceptor, tcp, peer).await else {
+                    return;
                 };
                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
                 let service = TowerToHyperService::new(router);

@@ -41,10 +41,10 @@ use kubeforge::k8s_openapi::api::apps::v1::Deployment;
 use kubeforge::k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Service};
 use kubeforge::k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kubeforge::kube::api::{DeleteParams, Patch, PatchParams};
+use kubeforge::kube::runtime::controller::Action;
 use kubeforge::kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kubeforge::kube::runtime::finalizer::{self, finalizer};
 use kubeforge::kube::runtime::watcher;
-use kubeforge::kube::runtime::{Controller, controller::Action};
 use kubeforge::kube::{Api, Client, Resource, ResourceExt as _};
 use kubeforge::manager::Context;
 use serde::Serialize;
@@ -178,19 +178,30 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
     let client = ctx.client();
     let metrics = ctx.metrics();
     let state = Arc::new(State::new(client.clone()));
-    // Only watch what this operator created: a change to an owned object
-    // (a hand-made edit, a deletion, a status update) reconciles its MyApp.
-    let owned = watcher::Config::default().labels(resources::MANAGED_BY_SELECTOR);
-    let controller = Controller::new(
+    // A lean controller: its cache drops managedFields and the last-applied
+    // annotation, and it runs at most --max-concurrent-reconciles reconciles
+    // at once (see kubeforge::lean).
+    let controller = kubeforge::lean::controller(
         Api::<MyApp>::all(client.clone()),
         watcher::Config::default(),
+        &ctx,
     );
     // Graceful shutdown lets reconciles in flight finish; the second signal
     // stops a controller told to stop before its first list was in.
     let not_started = ctx.shutdown_before_ready(controller.store());
     controller
-        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
-        .owns(Api::<Service>::all(client), owned)
+        // Only watch what this operator created (its managed-by label), by
+        // metadata only: a change to an owned object (a hand-made edit, a
+        // deletion, a status update) reconciles its MyApp, and owner
+        // references are all that takes.
+        .owns_stream(kubeforge::lean::owned::<Deployment>(
+            client.clone(),
+            resources::MANAGED_BY,
+        ))
+        .owns_stream(kubeforge::lean::owned::<Service>(
+            client,
+            resources::MANAGED_BY,
+        ))
         .graceful_shutdown_on(ctx.shutdown_signal())
         .run(
             move |app, state| {

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use kubeforge::backoff::Backoffs;
-{% if builtin %}use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
+{% if builtin %}use kubeforge::kube::runtime::{controller::Action, watcher};
 use kubeforge::kube::{Api, ResourceExt as _};
 {% else %}use kubeforge::kube::api::{Patch, PatchParams};
-use kubeforge::kube::runtime::{Controller, controller::Action, watcher};
+use kubeforge::kube::runtime::{controller::Action, watcher};
 use kubeforge::kube::{Api, Client, ResourceExt as _};
 {% endif %}use kubeforge::manager::{Context, ControllerMetrics};
 
@@ -63,7 +63,10 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
         backoffs: Backoffs::default(),
     });
     let api = Api::<{{ kind }}>::all(ctx.client());
-    let controller = Controller::new(api, watcher::Config::default());
+    // A lean controller: its cache drops managedFields and the last-applied
+    // annotation, and it runs at most --max-concurrent-reconciles reconciles
+    // at once (see kubeforge::lean).
+    let controller = kubeforge::lean::controller(api, watcher::Config::default(), &ctx);
     // Graceful shutdown lets reconciles in flight finish; the second signal
     // stops a controller told to stop before its first list was in.
     let not_started = ctx.shutdown_before_ready(controller.store());

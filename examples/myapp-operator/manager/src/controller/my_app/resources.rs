@@ -37,9 +37,6 @@ use myapp_api::apps::v1::MyApp;
 /// not cache every Deployment in the cluster.
 pub const MANAGED_BY: &str = "myapp-operator";
 
-/// The label selector matching [`MANAGED_BY`], for watches.
-pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=myapp-operator";
-
 /// The namespace holding one ConfigMap per MyApp (see [`registry_entry`]).
 /// It must exist: creating namespaces is a cluster administrator's call,
 /// not this operator's.
@@ -273,8 +270,9 @@ mod tests {
             );
         }
         assert_eq!(
-            MANAGED_BY_SELECTOR,
-            format!("app.kubernetes.io/managed-by={MANAGED_BY}")
+            kubeforge::lean::managed_by_selector(MANAGED_BY),
+            format!("app.kubernetes.io/managed-by={MANAGED_BY}"),
+            "the controller's watches select what these objects carry"
         );
     }
 
