@@ -111,22 +111,15 @@ pub fn check(assets: &Path) -> Result<()> {
 /// Files under `dir` except build output, path -> bytes.
 fn files(dir: &Path) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
     let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&current).with_context(|| format!("reading {}", current.display()))?
-        {
-            let entry = entry?;
-            let path = entry.path();
-            let rel = path.strip_prefix(dir)?.to_path_buf();
-            if rel.starts_with("target") {
-                continue;
-            }
-            if entry.file_type()?.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(rel, std::fs::read(&path)?);
-            }
+    let walk = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|entry| !(entry.depth() == 1 && entry.file_name() == "target"));
+    for entry in walk {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        if !entry.file_type().is_dir() {
+            let rel = entry.path().strip_prefix(dir)?.to_path_buf();
+            out.insert(rel, std::fs::read(entry.path())?);
         }
     }
     Ok(out)

@@ -200,25 +200,11 @@ pub fn is_kind(value: &str) -> bool {
         && value.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// Turns a kind into snake_case the way Rust module names expect:
+/// Turns a kind into snake_case the way Rust module names expect (heck's
+/// rules, which kube-derive uses too):
 /// `DNSRecord` -> `dns_record`, `MyApp` -> `my_app`, `V2Thing` -> `v2_thing`.
 pub fn snake_case(value: &str) -> String {
-    let chars: Vec<char> = value.chars().collect();
-    let mut out = String::with_capacity(value.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            if prev.is_ascii_lowercase()
-                || prev.is_ascii_digit()
-                || (prev.is_ascii_uppercase() && next_lower)
-            {
-                out.push('_');
-            }
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
+    heck::ToSnakeCase::to_snake_case(value)
 }
 
 /// Kubebuilder derives plurals with flect: lowercase the kind, then apply
@@ -377,6 +363,9 @@ mod tests {
             ("App", "app"),
             ("V2Thing", "v2_thing"),
             ("ABC", "abc"),
+            ("MyApp2", "my_app2"),
+            ("App2Thing", "app2_thing"),
+            ("IPAddressPool", "ip_address_pool"),
         ] {
             assert_eq!(snake_case(kind), want, "snake_case of {kind}");
         }

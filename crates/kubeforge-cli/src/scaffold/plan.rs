@@ -332,19 +332,22 @@ impl Journal {
 }
 
 /// Writes through a temporary file in the same directory and renames it into
-/// place, so a crash never leaves a truncated file.
+/// place (tempfile's `persist`), so a crash never leaves a truncated file.
+/// The file gets the permissions `fs::write` would give it (0666 less the
+/// umask), not a temporary file's 0600.
 fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(".kubeforge-tmp");
-    let tmp = path.with_file_name(tmp_name);
-    fs::write(&tmp, contents)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".kubeforge-")
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    file.write_all(contents.as_bytes())?;
+    file.persist(path).map(drop).map_err(|err| err.error)
 }
 
 #[cfg(test)]
@@ -367,6 +370,28 @@ mod tests {
             plan.into_created(),
             [(PathBuf::from("a"), "2".to_string())].into()
         );
+    }
+
+    #[test]
+    fn written_files_get_ordinary_permissions() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = Plan::new(dir.path());
+        plan.create("a/b.txt", "x".into()).unwrap();
+        plan.apply().unwrap();
+        let path = dir.path().join("a/b.txt");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "x");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["b.txt"], "no temporary file left");
+        // The same mode as any file written the ordinary way here (umask
+        // applied), not a temporary file's 0600.
+        let reference = dir.path().join("reference");
+        std::fs::write(&reference, "x").unwrap();
+        assert_eq!(mode(&path), mode(&reference));
     }
 
     #[test]
