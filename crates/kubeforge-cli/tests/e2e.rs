@@ -401,8 +401,11 @@ fn validate_against_api_server(project: &Path) {
     runtime.block_on(async {
         let assets = kubeforge_envtest::assets::find()
             .expect("control-plane binaries (run `kubeforge envtest`)");
+        // config/default uses cert-manager for the webhook's certificate.
+        let cert_manager = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cert-manager");
         let env = kubeforge_envtest::Environment::builder()
             .crd_dir(project.join("config/crd/bases"))
+            .crd_dir(cert_manager)
             .start()
             .await
             .expect("starting the control plane");
@@ -431,6 +434,11 @@ fn validate_against_api_server(project: &Path) {
             "clusterrole.rbac.authorization.k8s.io/guestbook-manager-role",
             "role.rbac.authorization.k8s.io/guestbook-leader-election-role",
             "service/guestbook-controller-manager-metrics-service",
+            "service/guestbook-webhook-service",
+            "mutatingwebhookconfiguration.admissionregistration.k8s.io/guestbook-mutating-webhook-configuration",
+            "validatingwebhookconfiguration.admissionregistration.k8s.io/guestbook-validating-webhook-configuration",
+            "certificate.cert-manager.io/guestbook-serving-cert",
+            "issuer.cert-manager.io/guestbook-selfsigned-issuer",
         ] {
             assert!(applied.contains(object), "{object} in:\n{applied}");
         }
