@@ -446,13 +446,15 @@ fn validate_against_api_server(project: &Path) {
         ] {
             assert!(applied.contains(object), "{object} in:\n{applied}");
         }
-        kubectl(&[
-            "apply",
-            "--server-side",
-            "--dry-run=server",
-            "-k",
-            "config/samples",
-        ]);
+        // Every sample but the spoke's: storing a MyApp v2 needs the
+        // conversion webhook, which only a running manager serves (the
+        // project's own tests/my_app_v1_conversion.rs covers that); the
+        // kustomization itself must still build.
+        kubectl(&["kustomize", "config/samples"]);
+        for sample in ["apps_v1_myapp.yaml", "infra_v1beta2_cachecluster.yaml"] {
+            let path = format!("config/samples/{sample}");
+            kubectl(&["apply", "--server-side", "--dry-run=server", "-f", &path]);
+        }
         // Optional bases, applied alone: their objects live in `system`.
         kubectl(&["create", "namespace", "system"]);
         kubectl(&[
