@@ -368,7 +368,7 @@ fn watch_rebuilds_and_restarts(project: &Path) {
     let assets = kubeforge_envtest::assets::find().expect("control-plane binaries");
     let maximum = Command::new(&assets.kubectl)
         .args(["--kubeconfig", &kubeconfig, "get", "crd", "myapps.apps.example.com", "-o"])
-        .arg("jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.replicas.maximum}")
+        .arg(r#"jsonpath={.spec.versions[?(@.name=="v1")].schema.openAPIV3Schema.properties.spec.properties.replicas.maximum}"#)
         .output()
         .expect("running kubectl");
     assert_eq!(
