@@ -42,11 +42,15 @@ pub enum Command {
   kubeforge manifests          # write config/crd/bases/*.yaml and config/rbac/role.yaml
   kubeforge manifests --check  # in CI: fail if the files on disk differ from the code")]
     Manifests(ManifestsArgs),
-    /// Build (once) and print the directory of the local control-plane
-    /// binaries: etcd, kube-apiserver and kubectl.
+    /// Download (once) and print the directory of the local control-plane
+    /// binaries: etcd, kube-apiserver and kubectl (setup-envtest's release
+    /// archives; built with Go when the release server cannot be reached).
     #[command(after_help = "Examples:
-  kubeforge envtest                          # builds into the cache on first use, then prints the path
-  export KUBEBUILDER_ASSETS=$(kubeforge envtest)")]
+  kubeforge envtest                          # downloads into the store on first use, then prints the path
+  export KUBEBUILDER_ASSETS=$(kubeforge envtest)
+  kubeforge envtest --bin-dir ./bin          # setup-envtest's --bin-dir: ./bin/k8s/<version>-<os>-<arch>
+  kubeforge envtest --index-url https://mirror.example.com/envtest-releases.yaml
+  kubeforge envtest --source go              # offline: build from the pinned Go modules")]
     Envtest(EnvtestArgs),
     /// Run the operator: against KUBECONFIG / --kubeconfig when a cluster is
     /// configured, else on a local control plane started for the run.
@@ -218,7 +222,36 @@ pub struct ManifestsArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EnvtestArgs {}
+pub struct EnvtestArgs {
+    /// The envtest release index to download from, e.g. a mirror (setup-envtest's
+    /// --index) [default: controller-tools' envtest-releases.yaml on GitHub].
+    #[arg(long, value_name = "URL", env = kubeforge_envtest::assets::INDEX_URL_ENV)]
+    pub index_url: Option<String>,
+    /// The store root (setup-envtest's --bin-dir): the binaries go to
+    /// DIR/k8s/<version>-<os>-<arch> [default: ${XDG_DATA_HOME:-~/.local/share}/kubebuilder-envtest].
+    /// Set the environment variable for tests to look there too.
+    #[arg(long, value_name = "DIR", env = kubeforge_envtest::assets::BIN_DIR_ENV)]
+    pub bin_dir: Option<PathBuf>,
+    /// Where missing binaries come from.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = EnvtestSource::Auto,
+        env = kubeforge_envtest::assets::SOURCE_ENV
+    )]
+    pub source: EnvtestSource,
+}
+
+/// `kubeforge envtest --source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnvtestSource {
+    /// Download; build with Go if the release server cannot be reached or lacks the version.
+    Auto,
+    /// Download only; no Go needed.
+    Download,
+    /// Build with Go only; never contact the release index.
+    Go,
+}
 
 #[derive(Debug, Args)]
 pub struct RunArgs {

@@ -135,6 +135,17 @@ fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
     );
     std::fs::copy(repo.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
 
+    // A Rust user's first command passes right after scaffolding, before any
+    // `make manifests`: against a real API server, with the operator's own
+    // RBAC (kept current by `create api`), CRDs as the code defines them.
+    assert!(
+        !project
+            .join("config/crd/bases/apps.example.com_myapps.yaml")
+            .exists(),
+        "no CRD file has been generated yet"
+    );
+    ok("cargo test", cargo(&project, &["test", "--workspace"]));
+
     // Manifests: written, then in sync.
     let written = ok("manifests", kubeforge_in(&project, &["manifests"]));
     assert!(
@@ -186,7 +197,6 @@ fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
             ],
         ),
     );
-    ok("cargo test", cargo(&project, &["test", "--workspace"]));
 
     // Every generated manifest is valid against the real API.
     validate_against_api_server(&project);
@@ -238,6 +248,22 @@ fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
     // would move at deploy time: manifests says so.
     let team_rule = "#[kubeforge::rbac(groups = [\"\"], resources = [\"secrets\"], verbs = [\"get\"], namespace = \"team-a\")]\n";
     edit(&controller, status_rule, team_rule);
+    let controller_test = [
+        "test",
+        "--package",
+        "guestbook-manager",
+        "--test",
+        "my_app_controller",
+    ];
+    // Before `make manifests`, the test says the role is stale, in one line.
+    let stale = cargo(&project, &controller_test);
+    let output = String::from_utf8_lossy(&stale.stdout).into_owned();
+    assert!(!stale.status.success(), "a stale role must fail:\n{output}");
+    assert!(
+        output.contains("config/rbac/role.yaml: out of date with the #[rbac] attributes")
+            && output.contains("run `make manifests`"),
+        "{output}"
+    );
     let regenerated = kubeforge_in(&project, &["manifests"]);
     let warnings = String::from_utf8_lossy(&regenerated.stderr).into_owned();
     ok("manifests", regenerated);
@@ -246,16 +272,7 @@ fn generated_project_builds_lints_tests_and_keeps_manifests_in_sync() {
             && warnings.contains("config/default/kustomization.yaml"),
         "{warnings}"
     );
-    let denied = cargo(
-        &project,
-        &[
-            "test",
-            "--package",
-            "guestbook-manager",
-            "--test",
-            "my_app_controller",
-        ],
-    );
+    let denied = cargo(&project, &controller_test);
     let output = format!(
         "{}{}",
         String::from_utf8_lossy(&denied.stdout),

@@ -16,13 +16,20 @@ fn fill(dir: &Path) {
     }
 }
 
-/// An environment with an empty store and no Go on PATH.
+/// An environment with an empty store, no Go on PATH and an unreachable
+/// release index (a closed local port: no test depends on the internet).
 fn isolated(dir: &Path) -> assert_cmd::Command {
     let mut cmd = kubeforge(dir);
     cmd.arg("envtest")
         .env("XDG_DATA_HOME", dir.join("data"))
         .env("HOME", dir)
         .env("PATH", dir.join("no-bin"))
+        .env(
+            "KUBEFORGE_ENVTEST_INDEX_URL",
+            "http://127.0.0.1:1/envtest-releases.yaml",
+        )
+        .env_remove("KUBEFORGE_ENVTEST_BIN_DIR")
+        .env_remove("KUBEFORGE_ENVTEST_SOURCE")
         .env_remove("KUBEBUILDER_ASSETS")
         .env_remove("TEST_ASSET_KUBE_APISERVER")
         .env_remove("TEST_ASSET_ETCD")

@@ -166,6 +166,15 @@ impl Attributes {
         self.webhooks.extend(other.webhooks);
     }
 
+    /// `config/rbac/role.yaml` for these rules: the ClusterRole (and any
+    /// namespaced Roles) named `manager-role`, merged as controller-gen does.
+    /// `kubeforge manifests` writes it, `create api` and `create webhook` keep
+    /// it current, and kubeforge-envtest compares it with the file so a test
+    /// can say "run `make manifests`" instead of failing with 403.
+    pub fn role_yaml(&self) -> String {
+        crate::rbac::render_role_yaml(&crate::rbac::merge(&self.rbac), ROLE_NAME)
+    }
+
     /// `config/webhook/manifests.yaml` for these webhooks
     /// ([`crate::webhook::render_manifests`]), or `None` without webhooks.
     /// Fails when two webhooks share a name, naming both places.
@@ -184,6 +193,9 @@ impl Attributes {
         Ok(crate::webhook::render_manifests(&args))
     }
 }
+
+/// The name of the role `#[rbac]` rules make, before kustomize's prefix.
+pub const ROLE_NAME: &str = "manager-role";
 
 /// The `#[rbac]` rules of one Rust file, in source order (its `#[webhook]`
 /// attributes are checked too). See [`Attributes::from_source`].

@@ -3,6 +3,12 @@
 //! The layout follows setup-envtest's store, so a store filled by `setup-envtest use 1.37.2`
 //! and one filled by `kubeforge envtest` are interchangeable, and `KUBEBUILDER_ASSETS`
 //! means the same as it does for controller-runtime's envtest.
+//!
+//! [`ensure`] fills the store by downloading the official envtest release archive (what
+//! setup-envtest downloads), or by building the binaries from the Go
+//! module embedded here when the download server cannot be reached or lacks the version.
+//! [`EnsureOptions`] and the `KUBEFORGE_ENVTEST_*` environment variables choose the index,
+//! the store and the source.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -10,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::Error;
+
+pub use crate::download::DEFAULT_INDEX_URL;
 
 /// The Kubernetes version the embedded Go module pins and the store directory is named after.
 ///
@@ -22,7 +30,93 @@ const GO_MOD: &str = include_str!("../go/go.mod");
 const GO_SUM: &str = include_str!("../go/go.sum");
 
 /// The three file names, in the order they are checked.
-const BINARIES: [&str; 3] = ["kube-apiserver", "etcd", "kubectl"];
+pub(crate) const BINARIES: [&str; 3] = ["kube-apiserver", "etcd", "kubectl"];
+
+/// Overrides the index [`ensure`] downloads from (setup-envtest's `--index`), e.g. a mirror.
+pub const INDEX_URL_ENV: &str = "KUBEFORGE_ENVTEST_INDEX_URL";
+
+/// Overrides the store root (setup-envtest's `--bin-dir`): binaries then live in
+/// `$KUBEFORGE_ENVTEST_BIN_DIR/k8s/<version>-<os>-<arch>`, for [`find`] and [`ensure`] alike.
+pub const BIN_DIR_ENV: &str = "KUBEFORGE_ENVTEST_BIN_DIR";
+
+/// Chooses where [`ensure`] gets missing binaries: `auto`, `download` or `go` ([`Source`]).
+pub const SOURCE_ENV: &str = "KUBEFORGE_ENVTEST_SOURCE";
+
+/// Where [`ensure`] gets the binaries when neither `KUBEBUILDER_ASSETS` nor the store has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// Download the release archive; build with Go if the server cannot be reached, answers
+    /// with an error, or does not list this version. A corrupt download is still an error.
+    #[default]
+    Auto,
+    /// Download only (no Go needed; fails when offline).
+    Download,
+    /// Build with Go only, never contacting the release index (for offline machines with a Go
+    /// module cache or proxy).
+    Go,
+}
+
+impl std::str::FromStr for Source {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "auto" => Ok(Source::Auto),
+            "download" => Ok(Source::Download),
+            "go" => Ok(Source::Go),
+            other => Err(Error::Config(format!(
+                "unknown envtest binary source `{other}`; expected auto, download or go"
+            ))),
+        }
+    }
+}
+
+/// How [`ensure_with`] finds and fills the store. A field left `None` takes the matching
+/// environment variable ([`INDEX_URL_ENV`], [`BIN_DIR_ENV`], [`SOURCE_ENV`]), then the default,
+/// so [`find`] and [`ensure`] agree on the store without code changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnsureOptions {
+    /// The release index (default [`DEFAULT_INDEX_URL`], setup-envtest's).
+    pub index_url: Option<String>,
+    /// The store root, as setup-envtest's `--bin-dir` (default
+    /// `${XDG_DATA_HOME:-$HOME/.local/share}/kubebuilder-envtest`). Choosing one also means
+    /// `KUBEBUILDER_ASSETS` is not consulted: an explicit store beats an inherited variable.
+    pub bin_dir: Option<PathBuf>,
+    /// Where missing binaries come from (default [`Source::Auto`]).
+    pub source: Option<Source>,
+}
+
+impl EnsureOptions {
+    fn resolved_index_url(&self) -> String {
+        self.index_url
+            .clone()
+            .or_else(|| non_empty_env(INDEX_URL_ENV).map(|v| v.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| DEFAULT_INDEX_URL.to_string())
+    }
+
+    fn resolved_bin_dir(&self) -> Option<PathBuf> {
+        self.bin_dir.clone().or_else(env_bin_dir)
+    }
+
+    fn resolved_source(&self) -> Result<Source, Error> {
+        match (self.source, non_empty_env(SOURCE_ENV)) {
+            (Some(source), _) => Ok(source),
+            (None, Some(value)) => value
+                .to_string_lossy()
+                .parse()
+                .map_err(|e| Error::Config(format!("{SOURCE_ENV}: {e}"))),
+            (None, None) => Ok(Source::Auto),
+        }
+    }
+
+    /// The store directory these options name.
+    pub fn store_dir(&self) -> Result<PathBuf, Error> {
+        match self.resolved_bin_dir() {
+            Some(root) => Ok(store_dir_in(&root)),
+            None => Ok(store_dir_in(&default_store_root()?)),
+        }
+    }
+}
 
 /// Packages passed to `go build`; the first one's binary is named `server` by Go.
 const GO_PACKAGES: [&str; 3] = [
@@ -44,7 +138,7 @@ pub struct Assets {
 }
 
 /// `GOOS` spelling of the current OS, as used in store directory names.
-fn go_os() -> &'static str {
+pub(crate) fn go_os() -> &'static str {
     match std::env::consts::OS {
         "macos" => "darwin",
         other => other,
@@ -52,7 +146,7 @@ fn go_os() -> &'static str {
 }
 
 /// `GOARCH` spelling of the current architecture.
-fn go_arch() -> &'static str {
+pub(crate) fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -62,19 +156,71 @@ fn go_arch() -> &'static str {
 }
 
 /// The store directory for [`KUBERNETES_VERSION`]:
-/// `${XDG_DATA_HOME:-$HOME/.local/share}/kubebuilder-envtest/k8s/1.37.2-<os>-<arch>`.
+/// `${XDG_DATA_HOME:-$HOME/.local/share}/kubebuilder-envtest/k8s/1.37.2-<os>-<arch>`, or
+/// `$KUBEFORGE_ENVTEST_BIN_DIR/k8s/1.37.2-<os>-<arch>` when that is set.
 ///
-/// It is setup-envtest's own layout, so binaries installed by either tool serve both, and
-/// they live outside any repository (one copy per machine, not per checkout).
+/// It is setup-envtest's own layout (its `store.DefaultStoreDir` on Linux, and `--bin-dir`),
+/// so binaries installed by either tool serve both, and they live outside any repository
+/// (one copy per machine, not per checkout).
 pub fn store_dir() -> Result<PathBuf, Error> {
+    EnsureOptions::default().store_dir()
+}
+
+/// The store directory for [`KUBERNETES_VERSION`] under a setup-envtest `--bin-dir`:
+/// `<bin_dir>/k8s/<version>-<os>-<arch>` (setup-envtest's `Platform.BaseName`).
+pub fn store_dir_in(bin_dir: &Path) -> PathBuf {
+    bin_dir
+        .join("k8s")
+        .join(platform_dir_name(KUBERNETES_VERSION))
+}
+
+/// The complete store directory to use under `k8s_dir` (`<bin-dir>/k8s`): this exact
+/// [`KUBERNETES_VERSION`] if installed, else the newest installed release of the same
+/// minor (`1.37.0` when the pin is `1.37.2`). controller-tools publishes envtest archives
+/// for some patch releases only, so a download may bring another patch of the minor the
+/// pinned k8s-openapi speaks; any of them serves.
+pub(crate) fn installed_in(k8s_dir: &Path) -> Option<PathBuf> {
+    let exact = k8s_dir.join(platform_dir_name(KUBERNETES_VERSION));
+    if has_all(&exact) {
+        return Some(exact);
+    }
+    let suffix = format!("-{}-{}", go_os(), go_arch());
+    let entries = std::fs::read_dir(k8s_dir).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let version = name.strip_suffix(&suffix)?.to_owned();
+            let patch = same_minor_patch(&version)?;
+            let dir = entry.path();
+            has_all(&dir).then_some((patch, dir))
+        })
+        .max_by_key(|(patch, _)| *patch)
+        .map(|(_, dir)| dir)
+}
+
+/// `<version>-<os>-<arch>`, setup-envtest's `Platform.BaseName`.
+pub(crate) fn platform_dir_name(version: &str) -> String {
+    format!("{version}-{}-{}", go_os(), go_arch())
+}
+
+/// The patch number of `version` (`1.37.0`, no `v`) when it is a stable release of
+/// [`KUBERNETES_VERSION`]'s minor; pre-releases (`1.37.0-rc.1`) do not count.
+pub(crate) fn same_minor_patch(version: &str) -> Option<u64> {
+    let minor = KUBERNETES_VERSION.rsplit_once('.')?.0;
+    version.strip_prefix(minor)?.strip_prefix('.')?.parse().ok()
+}
+
+fn default_store_root() -> Result<PathBuf, Error> {
     let data_home = non_empty_env("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| non_empty_env("HOME").map(|home| PathBuf::from(home).join(".local/share")))
         .ok_or(Error::NoStoreDir)?;
-    Ok(data_home
-        .join("kubebuilder-envtest")
-        .join("k8s")
-        .join(format!("{KUBERNETES_VERSION}-{}-{}", go_os(), go_arch())))
+    Ok(data_home.join("kubebuilder-envtest"))
+}
+
+fn env_bin_dir() -> Option<PathBuf> {
+    non_empty_env(BIN_DIR_ENV).map(PathBuf::from)
 }
 
 fn non_empty_env(name: &str) -> Option<OsString> {
@@ -97,7 +243,8 @@ fn binary_name(binary: &str) -> &'static str {
     }
 }
 
-/// Finds one binary: `TEST_ASSET_*`, then `$KUBEBUILDER_ASSETS/<name>`, then the store.
+/// Finds one binary: `TEST_ASSET_*`, then `$KUBEBUILDER_ASSETS/<name>` unless a store was
+/// chosen with `KUBEFORGE_ENVTEST_BIN_DIR`, then the store.
 ///
 /// An explicitly named location that does not hold the binary is an error rather than a
 /// fall-through, so a typo in `KUBEBUILDER_ASSETS` is not silently masked by the store.
@@ -106,16 +253,17 @@ fn find_one(binary: &str) -> Result<PathBuf, Error> {
     let var = env_var_for(binary);
     let candidate = if let Some(path) = non_empty_env(var) {
         (PathBuf::from(path), format!("{var} is set"))
-    } else if let Some(dir) = non_empty_env("KUBEBUILDER_ASSETS") {
+    } else if let Some(dir) =
+        non_empty_env("KUBEBUILDER_ASSETS").filter(|_| env_bin_dir().is_none())
+    {
         (
             PathBuf::from(dir).join(name),
             "KUBEBUILDER_ASSETS is set".to_string(),
         )
     } else {
-        (
-            store_dir()?.join(name),
-            "looked in the envtest store".into(),
-        )
+        let exact = store_dir()?;
+        let dir = exact.parent().and_then(installed_in).unwrap_or(exact);
+        (dir.join(name), "looked in the envtest store".into())
     };
     let (path, why) = candidate;
     if is_file(&path) {
@@ -140,7 +288,8 @@ fn has_all(dir: &Path) -> bool {
 ///
 /// Lookup order per binary: `TEST_ASSET_KUBE_APISERVER` / `TEST_ASSET_ETCD` /
 /// `TEST_ASSET_KUBECTL`, then `$KUBEBUILDER_ASSETS/<name>` (when set, the store is not
-/// consulted), then the store ([`store_dir`]).
+/// consulted; when `KUBEFORGE_ENVTEST_BIN_DIR` is set, it is not consulted), then the store
+/// ([`store_dir`]).
 pub fn find() -> Result<Assets, Error> {
     Ok(Assets {
         kube_apiserver: find_one("kube-apiserver")?,
@@ -149,30 +298,187 @@ pub fn find() -> Result<Assets, Error> {
     })
 }
 
+/// Makes sure the binaries exist and returns the directory holding them, with the
+/// settings from the environment: [`ensure_with`] and default [`EnsureOptions`].
+pub fn ensure(log: impl FnMut(&str)) -> Result<PathBuf, Error> {
+    ensure_with(&EnsureOptions::default(), log)
+}
+
 /// Makes sure the binaries exist and returns the directory holding them.
 ///
-/// Returns `$KUBEBUILDER_ASSETS` if it holds all three, else the store directory if it is
-/// complete, else builds them with Go from the embedded module into the store. The build
-/// goes into a temporary directory next to the store and is renamed into place, so an
-/// interrupted or failed build never leaves a half-filled store that [`find`] would accept.
-/// `log` receives progress lines (including `go build`'s own output).
-pub fn ensure(mut log: impl FnMut(&str)) -> Result<PathBuf, Error> {
-    if let Some(dir) = non_empty_env("KUBEBUILDER_ASSETS").map(PathBuf::from)
+/// Returns `$KUBEBUILDER_ASSETS` if it holds all three (unless a store is chosen with
+/// [`EnsureOptions::bin_dir`]), else the store directory if it is complete. Otherwise fills
+/// the store from the [`Source`]: the release archive from the index, verified against its
+/// SHA-512, or a Go build of the embedded module. Either fills a temporary directory next
+/// to the store that is renamed into place, so an interrupted or failed attempt never leaves
+/// a half-filled store that [`find`] would accept. `log` receives progress lines (including
+/// `go build`'s own output).
+pub fn ensure_with(options: &EnsureOptions, mut log: impl FnMut(&str)) -> Result<PathBuf, Error> {
+    let go = find_in_path("go");
+    let mut build =
+        |go: &Path, store: &Path, log: &mut dyn FnMut(&str)| build_with_go(go, store, log);
+    ensure_using(
+        options,
+        &mut log,
+        go.as_deref().map(|go| (go, &mut build as &mut GoBuild<'_>)),
+    )
+}
+
+/// The Go build step, injectable so tests can check when it runs without spending minutes.
+type GoBuild<'a> = dyn FnMut(&Path, &Path, &mut dyn FnMut(&str)) -> Result<(), Error> + 'a;
+
+/// [`ensure_with`] with the Go step given: `go` is the `go` binary and the build, or `None`
+/// when Go is not installed.
+fn ensure_using(
+    options: &EnsureOptions,
+    log: &mut dyn FnMut(&str),
+    go: Option<(&Path, &mut GoBuild<'_>)>,
+) -> Result<PathBuf, Error> {
+    let source = options.resolved_source()?;
+    let have_go = go.is_some();
+    if options.resolved_bin_dir().is_none()
+        && let Some(dir) = non_empty_env("KUBEBUILDER_ASSETS").map(PathBuf::from)
         && has_all(&dir)
     {
         return Ok(dir);
     }
-    let store = store_dir()?;
-    if has_all(&store) {
-        return Ok(store);
+    let store = options.store_dir()?;
+    let k8s_dir = store
+        .parent()
+        .ok_or_else(|| Error::Start(format!("store path {} has no parent", store.display())))?
+        .to_path_buf();
+    if let Some(installed) = installed_in(&k8s_dir) {
+        return Ok(installed);
     }
-    let go = find_in_path("go").ok_or(Error::GoMissing)?;
+    let store_ref = store.as_path();
+    let go_build = move |log: &mut dyn FnMut(&str)| match go {
+        Some((go, build)) => build(go, store_ref, log),
+        None => Err(Error::GoMissing),
+    };
+    let index_url = options.resolved_index_url();
+    let filled = match source {
+        Source::Go => {
+            go_build(log)?;
+            store.clone()
+        }
+        Source::Download => crate::download::download(&index_url, &k8s_dir, log)?,
+        Source::Auto => match crate::download::download(&index_url, &k8s_dir, log) {
+            Ok(filled) => filled,
+            Err(unavailable @ Error::DownloadUnavailable { .. }) => {
+                if !have_go {
+                    return Err(Error::NoBinarySource {
+                        download: unavailable.to_string(),
+                        go: "`go` is not on PATH".into(),
+                    });
+                }
+                log(&format!("{unavailable}; building with Go instead"));
+                go_build(log)?;
+                store.clone()
+            }
+            Err(other) => return Err(other),
+        },
+    };
+    Ok(filled)
+}
+
+/// [`find`], and when the store is where it looked and lacks the binaries, a download into
+/// the store (never the Go build: minutes of it inside a test's start would look like a
+/// hang). Only one download runs per process; concurrent starts wait for it.
+pub(crate) async fn find_or_download() -> Result<Assets, Error> {
+    let missing = match find() {
+        Err(missing @ Error::AssetsMissing { .. }) => missing,
+        other => return other,
+    };
+    let named_elsewhere = BINARIES
+        .iter()
+        .any(|b| non_empty_env(env_var_for(b)).is_some())
+        || (env_bin_dir().is_none() && non_empty_env("KUBEBUILDER_ASSETS").is_some());
+    let options = EnsureOptions::default();
+    if named_elsewhere || options.resolved_source()? == Source::Go {
+        return Err(missing);
+    }
+    let downloaded = tokio::task::spawn_blocking(move || {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let store = options.store_dir()?;
+        let k8s_dir = store.parent().unwrap_or(&store);
+        if installed_in(k8s_dir).is_some() {
+            return Ok(());
+        }
+        crate::download::download(&options.resolved_index_url(), k8s_dir, &mut |line| {
+            tracing::info!("{line}")
+        })
+        .map(drop)
+    })
+    .await
+    .map_err(|e| Error::Start(format!("downloading the control-plane binaries: {e}")))?;
+    match (downloaded, missing) {
+        (Ok(()), _) => find(),
+        // Not available: the binaries are still just missing, and the message says how to
+        // get them. Anything else (a hash mismatch) is reported as itself.
+        (
+            Err(unavailable @ Error::DownloadUnavailable { .. }),
+            Error::AssetsMissing { binary, searched },
+        ) => Err(Error::AssetsMissing {
+            binary,
+            searched: format!("{searched}; {unavailable}"),
+        }),
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// Fills the store directory `store` all at once: `fill` writes the three binaries into a
+/// fresh temporary directory beside it (same filesystem, so the final rename is atomic),
+/// which then replaces an incomplete store. On any error the temporary directory is removed
+/// and the store is untouched. Losing a race against another process that filled the same
+/// store first is success.
+pub(crate) fn install_into_store(
+    store: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), Error>,
+) -> Result<(), Error> {
     let parent = store
         .parent()
         .ok_or_else(|| Error::Start(format!("store path {} has no parent", store.display())))?;
+    let name = store
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     std::fs::create_dir_all(parent)
         .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    // The leading dot keeps setup-envtest's store listing (`<version>-<os>-<arch>` only)
+    // from mistaking it for an installed version.
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}-tmp-"))
+        .tempdir_in(parent)
+        .map_err(|e| {
+            Error::io(
+                format!("creating a temporary directory in {}", parent.display()),
+                e,
+            )
+        })?;
+    fill(staging.path())?;
+    // A store dir without all three binaries (e.g. partly copied by hand) is replaced.
+    if store.exists() && !has_all(store) {
+        std::fs::remove_dir_all(store)
+            .map_err(|e| Error::io(format!("removing incomplete {}", store.display()), e))?;
+    }
+    let filled = staging.keep();
+    if let Err(e) = std::fs::rename(&filled, store) {
+        let _ = std::fs::remove_dir_all(&filled);
+        if !has_all(store) {
+            return Err(Error::io(
+                format!("moving binaries to {}", store.display()),
+                e,
+            ));
+        }
+    }
+    Ok(())
+}
 
+/// Builds the binaries with Go from the embedded module into the store.
+fn build_with_go(go: &Path, store: &Path, log: &mut dyn FnMut(&str)) -> Result<(), Error> {
     let module = tempfile::Builder::new()
         .prefix("kubeforge-envtest-go-")
         .tempdir()
@@ -181,16 +487,6 @@ pub fn ensure(mut log: impl FnMut(&str)) -> Result<PathBuf, Error> {
         .map_err(|e| Error::io("writing go.mod", e))?;
     std::fs::write(module.path().join("go.sum"), GO_SUM)
         .map_err(|e| Error::io("writing go.sum", e))?;
-    // Same filesystem as the store, so the final rename is atomic.
-    let out = tempfile::Builder::new()
-        .prefix(&format!(".{KUBERNETES_VERSION}-build-"))
-        .tempdir_in(parent)
-        .map_err(|e| {
-            Error::io(
-                format!("creating a build directory in {}", parent.display()),
-                e,
-            )
-        })?;
 
     // Go's build cache for these three binaries is about 3 GB that nothing
     // reuses once the store is filled, so unless the user chose a GOCACHE,
@@ -203,44 +499,27 @@ pub fn ensure(mut log: impl FnMut(&str)) -> Result<PathBuf, Error> {
     log(&format!(
         "building kube-apiserver, etcd and kubectl {KUBERNETES_VERSION} with Go (several minutes the first time)"
     ));
-    run_go_build(&go, module.path(), &go_cache, out.path(), &mut log)?;
-
-    let server = out.path().join("server");
-    if is_file(&server) {
-        std::fs::rename(&server, out.path().join("etcd"))
-            .map_err(|e| Error::io("renaming the etcd binary", e))?;
-    }
-    if !has_all(out.path()) {
-        return Err(Error::GoBuild {
-            status: "success".into(),
-            output: format!(
-                "expected {} in {}",
-                BINARIES.join(", "),
-                out.path().display()
-            ),
-        });
-    }
-    // A store dir without all three binaries (e.g. partly copied by hand) is replaced.
-    if store.exists() && !has_all(&store) {
-        std::fs::remove_dir_all(&store)
-            .map_err(|e| Error::io(format!("removing incomplete {}", store.display()), e))?;
-    }
-    let built = out.keep();
-    if let Err(e) = std::fs::rename(&built, &store) {
-        let _ = std::fs::remove_dir_all(&built);
-        // Another process may have finished the same build first; that is success.
-        if !has_all(&store) {
-            return Err(Error::io(
-                format!("moving binaries to {}", store.display()),
-                e,
-            ));
+    install_into_store(store, |out| {
+        run_go_build(go, module.path(), &go_cache, out, log)?;
+        let server = out.join("server");
+        if is_file(&server) {
+            std::fs::rename(&server, out.join("etcd"))
+                .map_err(|e| Error::io("renaming the etcd binary", e))?;
         }
-    }
+        if has_all(out) {
+            Ok(())
+        } else {
+            Err(Error::GoBuild {
+                status: "success".into(),
+                output: format!("expected {} in {}", BINARIES.join(", "), out.display()),
+            })
+        }
+    })?;
     log(&format!(
         "control-plane binaries ready in {}",
         store.display()
     ));
-    Ok(store)
+    Ok(())
 }
 
 fn run_go_build(
@@ -248,7 +527,7 @@ fn run_go_build(
     module: &Path,
     go_cache: &Path,
     out: &Path,
-    log: &mut impl FnMut(&str),
+    log: &mut dyn FnMut(&str),
 ) -> Result<(), Error> {
     let v = KUBERNETES_VERSION;
     let (major, minor) = {
@@ -325,6 +604,126 @@ mod tests {
             "{name}"
         );
         assert!(dir.ends_with(Path::new("kubebuilder-envtest/k8s").join(name)));
+    }
+
+    /// A URL on a port nothing listens on: connection refused at once.
+    fn closed_index_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        format!("http://127.0.0.1:{port}/envtest-releases.yaml")
+    }
+
+    fn options(bin_dir: &Path, source: Source) -> EnsureOptions {
+        EnsureOptions {
+            index_url: Some(closed_index_url()),
+            bin_dir: Some(bin_dir.to_path_buf()),
+            source: Some(source),
+        }
+    }
+
+    /// Runs [`ensure_using`] with a fake Go build that writes three empty files; returns
+    /// the result, how often the build ran and the log.
+    fn run(options: &EnsureOptions, have_go: bool) -> (Result<PathBuf, Error>, usize, String) {
+        let mut builds = 0;
+        let mut build = |_: &Path, store: &Path, _: &mut dyn FnMut(&str)| {
+            builds += 1;
+            install_into_store(store, |out| {
+                for b in BINARIES {
+                    std::fs::write(out.join(b), "").map_err(|e| Error::io("test", e))?;
+                }
+                Ok(())
+            })
+        };
+        let mut log = String::new();
+        let go = Path::new("/fake/go");
+        let result = ensure_using(
+            options,
+            &mut |line| log.push_str(line),
+            have_go.then_some((go, &mut build as &mut GoBuild<'_>)),
+        );
+        (result, builds, log)
+    }
+
+    #[test]
+    fn auto_builds_with_go_when_the_index_is_unreachable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (result, builds, log) = run(&options(dir.path(), Source::Auto), true);
+        let store = result.unwrap();
+        assert_eq!(store, store_dir_in(dir.path()));
+        assert!(has_all(&store));
+        assert_eq!(builds, 1);
+        assert!(log.contains("building with Go instead"), "{log}");
+        // Complete now: neither source is asked again.
+        let (again, builds, _) = run(&options(dir.path(), Source::Auto), true);
+        assert_eq!(again.unwrap(), store);
+        assert_eq!(builds, 0);
+    }
+
+    #[test]
+    fn download_only_reports_the_unreachable_server_and_never_builds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (result, builds, _) = run(&options(dir.path(), Source::Download), true);
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::DownloadUnavailable { .. }), "{err}");
+        assert!(err.to_string().contains("127.0.0.1"), "{err}");
+        assert_eq!(builds, 0);
+        assert!(!store_dir_in(dir.path()).exists());
+    }
+
+    #[test]
+    fn auto_without_go_names_both_causes_and_the_ways_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (result, _, _) = run(&options(dir.path(), Source::Auto), false);
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::NoBinarySource { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(!msg.contains('\n'), "{msg}");
+        for part in [
+            "127.0.0.1",
+            "not on PATH",
+            "KUBEBUILDER_ASSETS",
+            "--index-url",
+            "Go 1.26",
+        ] {
+            assert!(msg.contains(part), "{part}: {msg}");
+        }
+    }
+
+    #[test]
+    fn go_source_builds_without_asking_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let (result, builds, log) = run(&options(dir.path(), Source::Go), true);
+        assert!(result.is_ok());
+        assert_eq!(builds, 1);
+        assert!(!log.contains("127.0.0.1"), "{log}");
+        let (result, _, _) = run(
+            &options(tempfile::tempdir().unwrap().path(), Source::Go),
+            false,
+        );
+        assert!(matches!(result, Err(Error::GoMissing)));
+    }
+
+    #[test]
+    fn a_failed_fill_leaves_no_store_and_no_temporary_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_dir_in(dir.path());
+        let err = install_into_store(&store, |_| Err(Error::Config("boom".into()))).unwrap_err();
+        assert_eq!(err.to_string(), "boom");
+        assert!(!store.exists());
+        let leftovers: Vec<_> = std::fs::read_dir(store.parent().unwrap())
+            .unwrap()
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn sources_parse_and_unknown_ones_say_what_is_allowed() {
+        assert_eq!("download".parse::<Source>().unwrap(), Source::Download);
+        assert_eq!("go".parse::<Source>().unwrap(), Source::Go);
+        assert_eq!("auto".parse::<Source>().unwrap(), Source::Auto);
+        let err = "curl".parse::<Source>().unwrap_err().to_string();
+        assert!(err.contains("auto, download or go"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `webhooks` (webhook configurations pointed at the test's own server).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -16,6 +17,7 @@ use crate::control_plane::{self, ControlPlane};
 use crate::crds;
 use crate::kubeconfig::AdminKubeconfig;
 use crate::manifests;
+use crate::shared::{self, SharedPlane};
 use crate::webhooks::{self, WebhookInstall, WebhookServer};
 
 /// Process ids of the two control-plane processes.
@@ -115,6 +117,10 @@ impl EnvironmentBuilder {
     /// Webhooks with `failurePolicy: Fail` reject matching requests until the test's webhook
     /// server runs, so start it before creating such objects.
     ///
+    /// Binaries not given with [`Self::assets`] come from [`assets::find`]; when the store it
+    /// looks in is empty, the official envtest archive is downloaded into it first (once per
+    /// process, never a Go build: see [`assets::ensure`] for that).
+    ///
     /// A start that fails because of a lost race for a free port, or a machine too busy to
     /// start in time, is retried a few times; any other failure is returned at once with
     /// the failing process's last log lines. Nothing is left running or on disk on error.
@@ -122,7 +128,7 @@ impl EnvironmentBuilder {
         let began = Instant::now();
         let assets = match self.assets {
             Some(a) => a,
-            None => assets::find()?,
+            None => assets::find_or_download().await?,
         };
         // Parse everything first: a bad manifest is not worth starting processes for.
         let mut crds = Vec::new();
@@ -142,18 +148,17 @@ impl EnvironmentBuilder {
             None => (None, Vec::new()),
         };
 
-        let mut env = control_plane::retry_start(|| launch(&assets, parent)).await?;
+        let launched = control_plane::retry_start(|| launch(&assets, parent)).await?;
+        let mut env = Environment::new(
+            launched.client,
+            Arc::new(launched.admin),
+            Plane::Private(Box::new(launched.plane)),
+        );
         crds::install(&env.client, &crds).await?;
         if let Some((server, configs)) = webhook_configs {
             webhooks::install(&env.client, &configs).await?;
-            tracing::info!(
-                port = server.port(),
-                cert_dir = %server.cert_dir().display(),
-                mutating = configs.mutating.len(),
-                validating = configs.validating.len(),
-                "envtest webhooks installed"
-            );
-            env.webhook = Some(server);
+            log_webhooks(&server, &configs);
+            env.webhook = Some(Arc::new(server));
             env.conversion_crds = conversion_crds;
         }
         tracing::info!(
@@ -164,11 +169,95 @@ impl EnvironmentBuilder {
         );
         Ok(env)
     }
+
+    /// Connects to this test process's shared control plane, starting it if this is the
+    /// first call, installs this builder's CRDs and webhook configurations on it, and
+    /// returns a handle for one test. A test binary pays for one start, not one per test.
+    ///
+    /// The handle has its own client (built in the calling test's runtime) and its own
+    /// namespace ([`Environment::namespace`]); [`Environment::stop`] empties and deletes
+    /// that namespace and leaves the control plane running for the other tests. The plane
+    /// is stopped and its data dir removed when the test process exits.
+    ///
+    /// Cluster-scoped objects are shared by every test of the process: CRDs, webhook
+    /// configurations, ClusterRoles, namespaces other than the handle's own. CRDs and
+    /// webhook configurations are applied with server-side apply, so tests giving the same
+    /// ones (the usual case: the project's own) do not conflict; tests giving different
+    /// definitions of one CRD get whichever was applied last. There is one webhook server
+    /// (certificate and port) per process, so only one server per process can serve the
+    /// webhooks. The first call's [`Self::assets`] and [`Self::data_dir_in`] decide how the
+    /// plane starts; later calls' are ignored.
+    ///
+    /// A test that restarts the API server ([`Environment::restart_api_server`] fails on a
+    /// shared plane), depends on cluster-scoped state no other test may touch, or runs
+    /// leader election against other managers needs a private plane: [`Self::start`].
+    pub async fn start_shared(self) -> Result<Environment, Error> {
+        let began = Instant::now();
+        // Parse everything first, as `start` does.
+        let mut crds = Vec::new();
+        for dir in &self.crd_dirs {
+            crds.extend(manifests::read_crd_dir(dir)?);
+        }
+        crds.extend(self.crds);
+        let webhooks = self.webhooks.map(WebhookInstall::load).transpose()?;
+
+        let plane = shared::get(self.assets, self.data_dir_parent).await?;
+        let client = kube::Client::try_from(plane.admin.config.clone())
+            .map_err(|e| Error::kube("building the admin client", e))?;
+        let mut env = Environment::new(client, plane.admin.clone(), Plane::Shared(plane));
+        let configs = match webhooks {
+            Some((mut configs, conversion)) => {
+                let server = plane.webhook_server()?;
+                // This builder's names must match its CRDs, as with a private plane.
+                server.rewrite_crds(&mut crds, &conversion, true)?;
+                env.conversion_crds = plane.add_conversion_crds(&conversion);
+                server.rewrite_configurations(&mut configs);
+                env.webhook = Some(server);
+                Some(configs)
+            }
+            None => None,
+        };
+        // A CRD another handle made convert keeps converting when this one applies it.
+        if let Some(server) = plane.existing_webhook_server() {
+            let all = plane.add_conversion_crds(&[]);
+            server.rewrite_crds(&mut crds, &all, false)?;
+        }
+        crds::install(&env.client, &crds).await?;
+        if let (Some(configs), Some(server)) = (&configs, &env.webhook) {
+            webhooks::install(&env.client, configs).await?;
+            log_webhooks(server, configs);
+        }
+        tracing::debug!(
+            elapsed_ms = began.elapsed().as_millis() as u64,
+            url = %env.server_url(),
+            crds = crds.len(),
+            "envtest shared control plane handle ready"
+        );
+        Ok(env)
+    }
+}
+
+fn log_webhooks(server: &WebhookServer, configs: &manifests::WebhookConfigurations) {
+    tracing::info!(
+        port = server.port(),
+        cert_dir = %server.cert_dir().display(),
+        mutating = configs.mutating.len(),
+        validating = configs.validating.len(),
+        "envtest webhooks installed"
+    );
+}
+
+/// What one start attempt made: the processes, the admin kubeconfig and a client (bound to
+/// the runtime the attempt ran on).
+pub(crate) struct Launched {
+    pub(crate) plane: ControlPlane,
+    pub(crate) admin: AdminKubeconfig,
+    pub(crate) client: kube::Client,
 }
 
 /// One start attempt: processes, then the admin kubeconfig and clients, then readiness.
 /// A failure drops the control plane, which tears down whatever was started.
-async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, Error> {
+pub(crate) async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Launched, Error> {
     let pki = Pki::generate()?;
     let mut plane = ControlPlane::launch(assets, parent, |dir| pki.write_files(dir)).await?;
     let admin = AdminKubeconfig::write(plane.data_dir(), plane.server_url(), &pki).await?;
@@ -177,29 +266,43 @@ async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Environment, E
     let client = kube::Client::try_from(admin.config.clone())
         .map_err(|e| Error::kube("building the admin client", e))?;
     plane.wait_until_ready(&probe).await?;
-    Ok(Environment {
-        client,
-        admin,
+    Ok(Launched {
         plane,
-        webhook: None,
-        conversion_crds: Vec::new(),
+        admin,
+        client,
     })
+}
+
+/// Whose processes an [`Environment`] talks to.
+enum Plane {
+    /// Its own: stopped when the environment is.
+    Private(Box<ControlPlane>),
+    /// The test process's shared one: it outlives the environment.
+    Shared(&'static SharedPlane),
 }
 
 /// A running local control plane: a real etcd and kube-apiserver, so tests see real
 /// validation, defaulting, RBAC and watch semantics instead of a mock's.
 ///
-/// Dropping it stops the processes and deletes its data. Each environment has its own
-/// ports, certificates and data directory, so any number can run side by side (e.g. one
-/// per test).
+/// From [`EnvironmentBuilder::start`], the control plane is the environment's own: dropping
+/// it stops the processes and deletes its data. Each such environment has its own ports,
+/// certificates and data directory, so any number can run side by side.
+///
+/// From [`EnvironmentBuilder::start_shared`], it is a handle on the test process's one
+/// shared control plane, with its own client and namespace; stopping it deletes the
+/// namespace and leaves the plane running.
 pub struct Environment {
     client: kube::Client,
-    admin: AdminKubeconfig,
-    plane: ControlPlane,
+    admin: Arc<AdminKubeconfig>,
+    plane: Plane,
     /// Dropped after `plane`, so the API server is gone before its webhook certificates.
-    webhook: Option<WebhookServer>,
+    webhook: Option<Arc<WebhookServer>>,
     /// CRDs the test asked to convert through the webhook server, for later installs.
     conversion_crds: Vec<String>,
+    /// The test's namespace, created on the first [`Environment::namespace`] call.
+    namespace: tokio::sync::OnceCell<String>,
+    /// Every namespace made by this handle, deleted by [`Environment::stop`] on a shared plane.
+    namespaces: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for Environment {
@@ -208,15 +311,28 @@ impl std::fmt::Debug for Environment {
             .field("server", &self.server_url())
             .field("kubeconfig_path", &self.kubeconfig_path())
             .field("pids", &self.pids())
+            .field("shared", &self.is_shared())
             .field(
                 "webhook_port",
-                &self.webhook.as_ref().map(WebhookServer::port),
+                &self.webhook.as_deref().map(WebhookServer::port),
             )
             .finish_non_exhaustive()
     }
 }
 
 impl Environment {
+    fn new(client: kube::Client, admin: Arc<AdminKubeconfig>, plane: Plane) -> Self {
+        Environment {
+            client,
+            admin,
+            plane,
+            webhook: None,
+            conversion_crds: Vec::new(),
+            namespace: tokio::sync::OnceCell::new(),
+            namespaces: Mutex::new(Vec::new()),
+        }
+    }
+
     /// A builder, for CRDs, binary locations or where the data directory goes.
     pub fn builder() -> EnvironmentBuilder {
         EnvironmentBuilder::default()
@@ -226,6 +342,43 @@ impl Environment {
     /// shortcut for tests of built-in kinds.
     pub async fn start() -> Result<Environment, Error> {
         Self::builder().start().await
+    }
+
+    /// A handle on this test process's shared control plane, with no CRDs of its own; the
+    /// shortcut for [`EnvironmentBuilder::start_shared`].
+    pub async fn shared() -> Result<Environment, Error> {
+        Self::builder().start_shared().await
+    }
+
+    /// Whether this is a handle on the shared control plane
+    /// ([`EnvironmentBuilder::start_shared`]) rather than a private one.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.plane, Plane::Shared(_))
+    }
+
+    /// The test's own namespace, `test-<n>-<test name>-<random>`: created on the first call,
+    /// the same name on later ones. On a shared plane, this is what keeps tests apart;
+    /// [`Self::stop`] deletes it with everything in it.
+    ///
+    /// Clients still default to the `default` namespace (as the kubeconfig file says), so
+    /// name this one explicitly (`Api::namespaced(client, env.namespace().await?)`).
+    pub async fn namespace(&self) -> Result<&str, Error> {
+        self.namespace
+            .get_or_try_init(|| self.new_namespace())
+            .await
+            .map(String::as_str)
+    }
+
+    /// Creates one more namespace unique to this test, for tests that need several (e.g.
+    /// across-namespace references); deleted by [`Self::stop`] like [`Self::namespace`].
+    pub async fn new_namespace(&self) -> Result<String, Error> {
+        let name = shared::unique_namespace_name();
+        shared::create_namespace(&self.client, &name).await?;
+        self.namespaces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(name.clone());
+        Ok(name)
     }
 
     /// A client authenticated as `admin` (group `system:masters`: bypasses RBAC), for test
@@ -257,19 +410,28 @@ impl Environment {
     /// The API server URL, `https://127.0.0.1:<port>`; it stays the same across
     /// [`Self::restart_api_server`].
     pub fn server_url(&self) -> &str {
-        self.plane.server_url()
+        match &self.plane {
+            Plane::Private(plane) => plane.server_url(),
+            Plane::Shared(shared) => &shared.server,
+        }
     }
 
     /// Process ids of etcd and kube-apiserver, so tests can check nothing outlives the
     /// environment.
     pub fn pids(&self) -> ProcessIds {
-        self.plane.pids()
+        match &self.plane {
+            Plane::Private(plane) => plane.pids(),
+            Plane::Shared(shared) => shared.pids,
+        }
     }
 
     /// The temporary directory holding etcd's data, certificates, logs and the kubeconfig;
     /// the logs are where to look when a test fails inside the API server.
     pub fn data_dir(&self) -> &Path {
-        self.plane.data_dir()
+        match &self.plane {
+            Plane::Private(plane) => plane.data_dir(),
+            Plane::Shared(shared) => &shared.data_dir,
+        }
     }
 
     /// Stops kube-apiserver and starts it again with the same flags: same port, certificates
@@ -278,9 +440,17 @@ impl Environment {
     ///
     /// This is how a test proves that a controller rides out an API server restart (an
     /// upgrade, a crash): its watches break, and must resume without losing events.
+    ///
+    /// Only for a private plane ([`EnvironmentBuilder::start`]): on a shared one, the
+    /// restart would break every other test's watches, so it is refused.
     pub async fn restart_api_server(&mut self) -> Result<(), Error> {
         let probe = control_plane::probe_client(&self.admin.config)?;
-        self.plane.restart_api_server(&probe).await
+        match &mut self.plane {
+            Plane::Private(plane) => plane.restart_api_server(&probe).await,
+            Plane::Shared(_) => Err(Error::Start(
+                "restart_api_server needs a private control plane, and this one is shared; start this test's with Environment::builder()...start()".into(),
+            )),
+        }
     }
 
     /// Installs (or updates, by server-side apply) the CRDs in `dir` and waits until they
@@ -301,13 +471,35 @@ impl Environment {
     /// `cert_dir()`, trusted by the API server through each webhook's `caBundle`. `None`
     /// unless the builder was given a webhook option ([`EnvironmentBuilder::webhooks`],
     /// [`EnvironmentBuilder::webhook_dir`], [`EnvironmentBuilder::conversion_webhook_for`]).
+    ///
+    /// On a shared plane there is one webhook server per test process: every handle that
+    /// asked for webhooks gets the same one, and one server must serve them all.
     pub fn webhook_server(&self) -> Option<&WebhookServer> {
-        self.webhook.as_ref()
+        self.webhook.as_deref()
     }
 
     /// Stops the control plane without blocking the async runtime (dropping blocks the
     /// current thread for as long as shutdown takes, typically well under a second).
+    ///
+    /// On a shared plane, deletes this handle's namespaces and everything in them instead
+    /// (envtest runs no namespace controller, so this does its work), and leaves the plane
+    /// running; a failure is logged. Dropping a shared handle without `stop` (a panicking
+    /// test) leaves its namespace until the process exits.
     pub async fn stop(self) {
+        if let Plane::Shared(_) = self.plane {
+            let namespaces = std::mem::take(
+                &mut *self
+                    .namespaces
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            for namespace in namespaces {
+                if let Err(e) = shared::delete_namespace(&self.client, &namespace).await {
+                    tracing::warn!(%namespace, error = %e, "could not delete the test's namespace");
+                }
+            }
+            return;
+        }
         if let Err(e) = tokio::task::spawn_blocking(move || drop(self)).await {
             tracing::warn!(error = %e, "envtest shutdown task failed");
         }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// A control-plane binary could not be found.
     #[error(
-        "{binary} not found ({searched}); run `kubeforge envtest` to build the control-plane binaries, or set KUBEBUILDER_ASSETS to a setup-envtest directory"
+        "{binary} not found ({searched}); run `kubeforge envtest` to download or build the control-plane binaries, or set KUBEBUILDER_ASSETS to a setup-envtest directory"
     )]
     AssetsMissing {
         /// Which binary is missing (`kube-apiserver`, `etcd` or `kubectl`).
@@ -21,7 +21,7 @@ pub enum Error {
 
     /// `go` is not on PATH, so the binaries cannot be built.
     #[error(
-        "Go is required to build the control-plane binaries (kube-apiserver, etcd, kubectl); install Go 1.26+ or set KUBEBUILDER_ASSETS to a directory holding them (e.g. from setup-envtest)"
+        "Go is required to build the control-plane binaries (kube-apiserver, etcd, kubectl) and `go` is not on PATH; install Go 1.26+, let `kubeforge envtest --source download` download them, or set KUBEBUILDER_ASSETS to a directory holding them (e.g. from setup-envtest)"
     )]
     GoMissing,
 
@@ -33,6 +33,57 @@ pub enum Error {
         /// The last lines of its output.
         output: String,
     },
+
+    /// The release index or archive could not be fetched: the server was unreachable, answered
+    /// with an error status, or its index does not list this version and platform. With
+    /// [`crate::assets::Source::Auto`] this falls back to the Go build.
+    #[error("envtest binaries not available from {url}: {reason}")]
+    DownloadUnavailable {
+        /// The index or archive URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// The index or archive was fetched but is unusable (not an index, a corrupt archive,
+    /// an archive without the binaries). Never a reason to fall back: a mirror serving wrong
+    /// bytes must be fixed, not silently bypassed.
+    #[error("envtest download from {url} failed: {message}")]
+    Download {
+        /// The index or archive URL.
+        url: String,
+        /// What is wrong with what it served.
+        message: String,
+    },
+
+    /// The downloaded archive's SHA-512 differs from the one the index lists; nothing was
+    /// installed.
+    #[error(
+        "SHA-512 mismatch for {url}: the index says {expected}..., the download is {actual}...; nothing was installed (is the mirror serving the right file?)"
+    )]
+    HashMismatch {
+        /// The archive URL.
+        url: String,
+        /// The first 16 hex digits of the hash the index lists.
+        expected: String,
+        /// The first 16 hex digits of the downloaded file's hash.
+        actual: String,
+    },
+
+    /// Neither the download nor the Go build could provide the binaries.
+    #[error(
+        "cannot get the control-plane binaries: {download}; and Go is required to build them instead ({go}); set KUBEBUILDER_ASSETS to a directory holding kube-apiserver, etcd and kubectl, install Go 1.26+, or pass --index-url (KUBEFORGE_ENVTEST_INDEX_URL) pointing at a reachable mirror"
+    )]
+    NoBinarySource {
+        /// Why the download failed.
+        download: String,
+        /// Why the Go build could not run.
+        go: String,
+    },
+
+    /// A setting (environment variable) has a value outside what is allowed.
+    #[error("{0}")]
+    Config(String),
 
     /// Neither HOME nor XDG_DATA_HOME is set, so there is no store directory.
     #[error("cannot locate the envtest store: neither XDG_DATA_HOME nor HOME is set")]

@@ -19,28 +19,40 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Starting etcd and kube-apiserver takes seconds, so a test binary can share one control
+//! plane among its tests: [`EnvironmentBuilder::start_shared`] hands each test a handle with
+//! its own client and namespace ([`Environment::namespace`]), and `stop()` deletes that
+//! namespace; the plane stops when the test process exits. `start()` gives a test a plane of
+//! its own, for API server restarts or cluster-scoped state it must not share.
+//!
 //! Admission and conversion webhooks can be installed pointing at a webhook server the test
 //! runs itself: see [`WebhookInstall`] and [`Environment::webhook_server`].
 //!
-//! Binaries come from [`assets::find`]; `kubeforge envtest` ([`assets::ensure`]) builds them.
+//! Binaries come from [`assets::find`]; `kubeforge envtest` ([`assets::ensure`]) downloads
+//! them (setup-envtest's release archives) or builds them with Go. When the store lacks them,
+//! [`Environment::builder`]'s start downloads them too.
 //! Unix only: processes are managed with process groups and signals.
 
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod assets;
+mod background;
 mod certs;
 mod control_plane;
 mod crds;
+mod download;
 mod environment;
 mod error;
 mod kubeconfig;
 mod manifests;
 mod process;
 mod rbac;
+mod shared;
 mod webhooks;
 
 pub use assets::{Assets, KUBERNETES_VERSION};
+pub use background::{BoxError, Ready, once_per_process};
 pub use environment::{Environment, EnvironmentBuilder, ProcessIds};
 pub use error::Error;
 pub use webhooks::{CONVERSION_PATH, WebhookInstall, WebhookServer};

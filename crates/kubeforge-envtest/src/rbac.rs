@@ -29,6 +29,53 @@ const RBAC_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(10);
 /// `namespace:` in config/default replaces it with the operator's namespace.
 const KUSTOMIZE_PLACEHOLDER_NAMESPACE: &str = "system";
 
+/// Fails, naming the command that fixes it, when `role_yaml` is a kubeforge
+/// project's generated role and no longer matches the `#[rbac]` attributes
+/// in that project's source. Without this, a rule added in code but not yet
+/// written by `kubeforge manifests` shows up as a bare 403 from a test that
+/// looks right. The rules are read from source exactly as `kubeforge
+/// manifests` reads them (kubeforge-codegen), so the comparison is of the
+/// file with what that command would write. Files outside a kubeforge
+/// project (no PROJECT with kubeforge's layout above `config/rbac`) are used
+/// as they are.
+fn check_role_is_current(role_yaml: &Path) -> Result<(), Error> {
+    let Some(root) = kubeforge_project_of(role_yaml) else {
+        return Ok(());
+    };
+    let written = std::fs::read_to_string(role_yaml)
+        .map_err(|e| Error::io(format!("reading {}", role_yaml.display()), e))?;
+    let found =
+        kubeforge_codegen::scan::Attributes::from_dir(&root).map_err(|e| Error::Manifest {
+            path: role_yaml.to_path_buf(),
+            message: format!("cannot read the #[rbac] attributes it is generated from: {e}"),
+        })?;
+    if written == found.role_yaml() {
+        Ok(())
+    } else {
+        Err(Error::Manifest {
+            path: role_yaml.to_path_buf(),
+            message: "out of date with the #[rbac] attributes in the source; run `make manifests` (kubeforge manifests), then the tests again".into(),
+        })
+    }
+}
+
+/// The root of the kubeforge project whose `config/rbac/role.yaml` this is.
+fn kubeforge_project_of(role_yaml: &Path) -> Option<std::path::PathBuf> {
+    let rbac_dir = role_yaml.parent()?;
+    let config = rbac_dir.parent()?;
+    if role_yaml.file_name()? != "role.yaml"
+        || rbac_dir.file_name()? != "rbac"
+        || config.file_name()? != "config"
+    {
+        return None;
+    }
+    let root = config.parent()?;
+    let project = std::fs::read_to_string(root.join("PROJECT")).ok()?;
+    project
+        .contains("rust.kubeforge.dev/")
+        .then(|| root.to_path_buf())
+}
+
 /// A rule to probe with a SubjectAccessReview, to know when bindings have taken effect.
 struct Probe {
     namespace: Option<String>,
@@ -46,12 +93,17 @@ impl Environment {
     /// `config/rbac/leader_election_role.yaml`, which kustomize replaces at deploy time), is
     /// created in the ServiceAccount's namespace, where a deployment puts it. Calling this
     /// again for the same ServiceAccount adds the roles of another file.
+    ///
+    /// When `role_yaml` is a kubeforge project's `config/rbac/role.yaml` and no longer
+    /// matches the project's `#[rbac]` attributes, this fails at once with one line naming
+    /// `make manifests`, rather than letting the test fail later with a 403.
     pub async fn service_account_client(
         &self,
         namespace: &str,
         name: &str,
         role_yaml: &Path,
     ) -> Result<kube::Client, Error> {
+        check_role_is_current(role_yaml)?;
         let client = self.client();
         let user = format!("system:serviceaccount:{namespace}:{name}");
         let groups = vec![
@@ -179,25 +231,39 @@ fn role_ref(kind: &str, name: &str) -> RoleRef {
 
 /// Server-side apply, so calling `service_account_client` twice (or with an updated
 /// role.yaml) updates instead of failing with "already exists".
+///
+/// On a shared control plane, tests bind the same ServiceAccount to the same roles at the
+/// same time: the objects are identical, and a forced apply has no field conflicts, so a
+/// 409 can only be two writers racing for one object; the apply is retried.
 async fn apply<K>(api: Api<K>, object: &K) -> Result<(), Error>
 where
     K: kube::Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
     K::DynamicType: Default,
 {
+    const ATTEMPTS: usize = 5;
     let name = object.meta().name.clone().unwrap_or_default();
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(object),
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| {
-        Error::kube(
-            format!("applying {} {name}", K::kind(&Default::default())),
-            e,
-        )
-    })
+    let mut attempt = 1;
+    loop {
+        match api
+            .patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(object),
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 && attempt < ATTEMPTS => {
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(Error::kube(
+                    format!("applying {} {name}", K::kind(&Default::default())),
+                    e,
+                ));
+            }
+        }
+    }
 }
 
 async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), Error> {
@@ -324,5 +390,40 @@ mod tests {
             },
         };
         assert!(resource_attributes(&non_resource).is_none());
+    }
+
+    #[test]
+    fn a_role_behind_the_source_is_named_with_the_command_that_fixes_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("config/rbac")).expect("mkdir");
+        std::fs::create_dir_all(root.join("manager/src")).expect("mkdir");
+        std::fs::write(root.join("PROJECT"), "layout:\n- rust.kubeforge.dev/v1\n").expect("write");
+        let source = root.join("manager/src/lib.rs");
+        let rule = "#[kubeforge::rbac(groups = [\"apps\"], resources = [\"deployments\"], verbs = [\"get\"])]\npub async fn run() {}\n";
+        std::fs::write(&source, rule).expect("write");
+        let role = root.join("config/rbac/role.yaml");
+        let current = kubeforge_codegen::scan::Attributes::from_dir(root)
+            .expect("scan")
+            .role_yaml();
+        std::fs::write(&role, &current).expect("write");
+        check_role_is_current(&role).expect("a current role passes");
+
+        // A rule added in code, manifests not run yet.
+        let added =
+            "#[kubeforge::rbac(groups = [\"\"], resources = [\"services\"], verbs = [\"get\"])]\n";
+        std::fs::write(&source, format!("{added}{rule}")).expect("write");
+        let err = check_role_is_current(&role)
+            .expect_err("a stale role fails")
+            .to_string();
+        assert!(
+            err.contains("role.yaml") && err.contains("make manifests"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+
+        // Outside a kubeforge project (no PROJECT), the file is used as it is.
+        std::fs::remove_file(root.join("PROJECT")).expect("remove");
+        check_role_is_current(&role).expect("not a kubeforge project");
     }
 }

@@ -48,6 +48,9 @@ pub mod lean;
 pub mod manager;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod outcome;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod webhook;
 // HTTPS from mounted certificate files, shared by `manager` and `webhook`.
 #[cfg(feature = "runtime")]

@@ -2,6 +2,10 @@
 //! webhook server), in one place so both load, check and renew their
 //! certificate the same way:
 //!
+//! - [`ServingCert`]: the certificate a server presents, replaceable while
+//!   it serves, from PEM bytes checked the same way whatever their source
+//!   (the self-managed webhook certificates in `webhook::certs` set it from
+//!   a Secret);
 //! - [`CertWatcher`]: the certificate and key from files, checked when
 //!   loaded and read again when they change (controller-runtime's
 //!   certwatcher), because cert-manager renews a mounted Secret in place;
@@ -56,6 +60,17 @@ pub enum TlsError {
         /// What went wrong.
         message: String,
     },
+    /// A certificate or key held in memory (e.g. read from a Secret) could
+    /// not be parsed.
+    #[error("cannot use the {what} from {origin}: {message}")]
+    Pem {
+        /// "certificate" or "private key".
+        what: &'static str,
+        /// Where it came from, e.g. "Secret ns/name".
+        origin: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The self-signed certificate could not be generated.
     #[error("cannot generate a self-signed certificate: {0}")]
     Generate(#[from] rcgen::Error),
@@ -64,7 +79,7 @@ pub enum TlsError {
     Config(#[from] rustls::Error),
 }
 
-/// The files' contents as last loaded, and the certificate made from them.
+/// A certificate and key as last loaded, and the certificate made from them.
 #[derive(Debug)]
 struct Loaded {
     cert_pem: Vec<u8>,
@@ -72,14 +87,106 @@ struct Loaded {
     certified: Arc<CertifiedKey>,
 }
 
+/// Where a certificate and key came from, to name it in errors.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Origin<'a> {
+    /// A pair of files (a mounted Secret).
+    Files {
+        /// The certificate file.
+        cert: &'a Path,
+        /// The key file.
+        key: &'a Path,
+    },
+    /// Bytes read from somewhere else, e.g. "Secret ns/name".
+    Named(&'a str),
+}
+
+impl Origin<'_> {
+    fn error(self, what: &'static str, message: String) -> TlsError {
+        match self {
+            Origin::Files { cert, key } => {
+                let path = if what == "certificate" { cert } else { key };
+                file_error(what, path, message)
+            }
+            Origin::Named(origin) => TlsError::Pem {
+                what,
+                origin: origin.to_owned(),
+                message,
+            },
+        }
+    }
+}
+
+/// The certificate a server presents, replaceable while it serves: one
+/// holder for every source (files, a Secret read through the API), so
+/// parsing, checking and swapping are the same for all of them. Until a
+/// first pair is set it has none, and handshakes fail.
+#[derive(Debug)]
+pub(crate) struct ServingCert {
+    /// The server it belongs to ("metrics", "webhook"), for the logs.
+    component: &'static str,
+    current: RwLock<Option<Loaded>>,
+}
+
+impl ServingCert {
+    /// No certificate yet (see [`ServingCert::update`]).
+    pub(crate) fn empty(component: &'static str) -> Self {
+        ServingCert {
+            component,
+            current: RwLock::new(None),
+        }
+    }
+
+    /// The server this certificate is for.
+    pub(crate) fn component(&self) -> &'static str {
+        self.component
+    }
+
+    /// Whether a certificate has been set: what readiness waits for.
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Serves `cert_pem`/`key_pem` from now on; `Ok(true)` if they differ
+    /// from what was served. A pair that does not parse, or whose key does
+    /// not match the certificate, is refused and the previous one kept.
+    pub(crate) fn update(
+        &self,
+        cert_pem: Vec<u8>,
+        key_pem: Vec<u8>,
+        origin: Origin<'_>,
+    ) -> Result<bool, TlsError> {
+        {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(current) = &*current
+                && current.cert_pem == cert_pem
+                && current.key_pem == key_pem
+            {
+                return Ok(false);
+            }
+        }
+        let loaded = parse(cert_pem, key_pem, origin)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(loaded);
+        Ok(true)
+    }
+}
+
+impl ResolvesServerCert for ServingCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current.as_ref().map(|loaded| loaded.certified.clone())
+    }
+}
+
 /// The current certificate from a pair of files, served to every handshake.
 #[derive(Debug)]
 pub(crate) struct CertWatcher {
-    /// The server it belongs to ("metrics", "webhook"), for the logs.
-    component: &'static str,
     cert: PathBuf,
     key: PathBuf,
-    current: RwLock<Loaded>,
+    serving: Arc<ServingCert>,
 }
 
 impl CertWatcher {
@@ -90,18 +197,13 @@ impl CertWatcher {
         cert: PathBuf,
         key: PathBuf,
     ) -> Result<Self, TlsError> {
-        let loaded = parse(
-            &cert,
-            read_file(&cert, "certificate")?,
-            &key,
-            read_file(&key, "private key")?,
-        )?;
-        Ok(CertWatcher {
-            component,
+        let watcher = CertWatcher {
             cert,
             key,
-            current: RwLock::new(loaded),
-        })
+            serving: Arc::new(ServingCert::empty(component)),
+        };
+        watcher.refresh()?;
+        Ok(watcher)
     }
 
     /// Reads the files again; `Ok(true)` if they changed and the new pair is
@@ -113,15 +215,11 @@ impl CertWatcher {
     pub(crate) fn refresh(&self) -> Result<bool, TlsError> {
         let cert_pem = read_file(&self.cert, "certificate")?;
         let key_pem = read_file(&self.key, "private key")?;
-        {
-            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-            if current.cert_pem == cert_pem && current.key_pem == key_pem {
-                return Ok(false);
-            }
-        }
-        let loaded = parse(&self.cert, cert_pem, &self.key, key_pem)?;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = loaded;
-        Ok(true)
+        let origin = Origin::Files {
+            cert: &self.cert,
+            key: &self.key,
+        };
+        self.serving.update(cert_pem, key_pem, origin)
     }
 
     /// Checks the files every `interval` from a background task, which ends
@@ -142,7 +240,7 @@ impl CertWatcher {
 
     /// One [`refresh`](Self::refresh), logged under the component's name.
     fn check(&self) {
-        let component = self.component;
+        let component = self.serving.component();
         match self.refresh() {
             Ok(true) => tracing::info!(
                 component,
@@ -160,9 +258,8 @@ impl CertWatcher {
 }
 
 impl ResolvesServerCert for CertWatcher {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-        Some(current.certified.clone())
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.serving.resolve(hello)
     }
 }
 
@@ -178,24 +275,17 @@ fn file_error(what: &'static str, path: &Path, message: String) -> TlsError {
     }
 }
 
-fn parse(
-    cert_path: &Path,
-    cert_pem: Vec<u8>,
-    key_path: &Path,
-    key_pem: Vec<u8>,
-) -> Result<Loaded, TlsError> {
+/// Checks a PEM certificate chain and private key: both parse, and the key
+/// is the certificate's.
+fn parse(cert_pem: Vec<u8>, key_pem: Vec<u8>, origin: Origin<'_>) -> Result<Loaded, TlsError> {
     let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_error("certificate", cert_path, e.to_string()))?;
+        .map_err(|e| origin.error("certificate", e.to_string()))?;
     if chain.is_empty() {
-        return Err(file_error(
-            "certificate",
-            cert_path,
-            "no PEM CERTIFICATE block".into(),
-        ));
+        return Err(origin.error("certificate", "no PEM CERTIFICATE block".into()));
     }
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| file_error("private key", key_path, e.to_string()))?;
+        .map_err(|e| origin.error("private key", e.to_string()))?;
     let provider = rustls::crypto::ring::default_provider();
     let certified = CertifiedKey::from_der(chain, key, &provider)?;
     Ok(Loaded {
@@ -223,7 +313,10 @@ pub(crate) fn server_config_from_files(
 }
 
 /// TLS 1.2 or newer, certificates from `certs`, ALPN as [`with_alpn`].
-fn server_config(certs: Arc<CertWatcher>, http2: bool) -> Result<Arc<ServerConfig>, TlsError> {
+pub(crate) fn server_config(
+    certs: Arc<dyn ResolvesServerCert>,
+    http2: bool,
+) -> Result<Arc<ServerConfig>, TlsError> {
     Ok(with_alpn(builder()?.with_cert_resolver(certs), http2))
 }
 

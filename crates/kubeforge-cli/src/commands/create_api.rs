@@ -46,6 +46,9 @@ pub fn plan(args: &CreateApiArgs, root: &Path) -> Result<Plan> {
         }
         scaffold::controller(&mut plan, &model)?;
     }
+    // The controller's #[rbac] rules, in config/rbac/role.yaml at once: its
+    // test runs with exactly that role, right after scaffolding.
+    super::manifests::plan_source_manifests(&mut plan, root)?;
     match project.find_resource_mut(&resource.group, &resource.version, &resource.kind) {
         Some(existing) => existing.controller |= args.controller,
         None => project.resources.push(Resource {

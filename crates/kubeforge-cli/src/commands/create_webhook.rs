@@ -1,9 +1,7 @@
 //! `kubeforge create webhook`: defaulting, validating and conversion
 //! webhooks for a kind of this project, wired into the manager and config/.
 
-use std::path::{Path, PathBuf};
-
-use kubeforge_codegen::scan::Attributes;
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -49,28 +47,10 @@ pub fn plan(args: &CreateWebhookArgs, root: &Path) -> Result<Plan> {
         .only(&added);
     let mut plan = Plan::new(root);
     scaffold::webhook(&mut plan, &model)?;
-    write_webhook_manifests(&mut plan, root)?;
+    super::manifests::plan_source_manifests(&mut plan, root)?;
     plan.update(project::FILE_NAME, project.render()?)?;
     regenerate::record_base(&mut plan, &project)?;
     Ok(plan)
-}
-
-/// Plans config/webhook/manifests.yaml from the `#[webhook]` attributes of
-/// the sources on disk and those the plan creates, so config/webhook is
-/// complete (kustomize and `kubeforge run` need it) without waiting for
-/// `kubeforge manifests`, which reads the same attributes the same way.
-fn write_webhook_manifests(plan: &mut Plan, root: &Path) -> Result<()> {
-    let mut found = Attributes::from_dir(root)?;
-    let created: Vec<(PathBuf, String)> = plan
-        .created()
-        .filter(|(path, _)| path.extension().is_some_and(|e| e == "rs"))
-        .map(|(path, text)| (root.join(path), text.to_string()))
-        .collect();
-    found.extend(Attributes::from_sources(created)?);
-    if let Some(yaml) = found.webhook_manifests()? {
-        plan.write_generated(super::manifests::WEBHOOK_FILE, yaml)?;
-    }
-    Ok(())
 }
 
 /// The flags, checked against PROJECT: the index of the kind's resource and

@@ -133,11 +133,7 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
     } else {
         Vec::new()
     };
-    plan.write_generated(
-        ROLE_FILE,
-        kubeforge_codegen::rbac::render_role_yaml(&merged, "manager-role"),
-    )?;
-    plan_webhooks(&mut plan, &found)?;
+    plan_from_source(&mut plan, &found)?;
     let stale = stale_crds(&root.join(CRD_BASES), &generated, &project.domain)?
         .into_iter()
         .map(|name| Path::new(CRD_BASES).join(name))
@@ -149,15 +145,33 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
     })
 }
 
-/// Plans [`WEBHOOK_FILE`] from the `#[webhook]` attributes found. Without
-/// any, nothing is planned: a project without webhooks has no such file, and
-/// one whose attributes were all removed keeps the file for the user to
-/// delete with its kustomization entry.
-fn plan_webhooks(plan: &mut Plan, found: &Attributes) -> Result<()> {
+/// Plans what comes from source without a build: [`ROLE_FILE`] from the
+/// `#[rbac]` attributes, and [`WEBHOOK_FILE`] from the `#[webhook]` ones.
+/// Without webhooks, no webhook file is planned: a project without webhooks
+/// has no such file, and one whose attributes were all removed keeps the
+/// file for the user to delete with its kustomization entry.
+fn plan_from_source(plan: &mut Plan, found: &Attributes) -> Result<()> {
+    plan.write_generated(ROLE_FILE, found.role_yaml())?;
     if let Some(yaml) = found.webhook_manifests()? {
         plan.write_generated(WEBHOOK_FILE, yaml)?;
     }
     Ok(())
+}
+
+/// Plans the manifests that come from source (see [`plan_from_source`])
+/// for a scaffolding command: the attributes of the sources on disk, with
+/// those the plan creates read from the plan, so `cargo test` and
+/// kustomize see current RBAC and webhooks right after `create api` or
+/// `create webhook`, without waiting for `kubeforge manifests`.
+pub fn plan_source_manifests(plan: &mut Plan, root: &Path) -> Result<()> {
+    let mut found = Attributes::from_dir(root)?;
+    let created: Vec<(PathBuf, String)> = plan
+        .created()
+        .filter(|(path, _)| path.extension().is_some_and(|e| e == "rs"))
+        .map(|(path, text)| (root.join(path), text.to_string()))
+        .collect();
+    found.extend(Attributes::from_sources(created)?);
+    plan_from_source(plan, &found)
 }
 
 /// Whether a kustomization sets one namespace for everything it deploys.
@@ -269,7 +283,7 @@ mod tests {
 
         let planned = |dir: &Path| {
             let mut plan = Plan::new(dir);
-            plan_webhooks(&mut plan, &Attributes::from_dir(dir).unwrap()).unwrap();
+            plan_from_source(&mut plan, &Attributes::from_dir(dir).unwrap()).unwrap();
             plan
         };
         let plan = planned(dir.path());
@@ -278,7 +292,7 @@ mod tests {
             .iter()
             .map(|(_, p)| p.display().to_string())
             .collect();
-        assert_eq!(summary, [WEBHOOK_FILE]);
+        assert_eq!(summary, [ROLE_FILE, WEBHOOK_FILE]);
         plan.apply().unwrap();
         let written = std::fs::read_to_string(dir.path().join(WEBHOOK_FILE)).unwrap();
         assert!(
@@ -307,7 +321,7 @@ mod tests {
         }
         let mut plan = Plan::new(dir.path());
         let found = Attributes::from_dir(dir.path()).unwrap();
-        let err = plan_webhooks(&mut plan, &found).unwrap_err().to_string();
+        let err = plan_from_source(&mut plan, &found).unwrap_err().to_string();
         assert!(
             err.contains("b.rs:1:1: webhook name `mmyapp-v1.kb.io` is already used at "),
             "{err}"

@@ -3,6 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The Secret self-managed webhook certificates are kept in unless
+/// --webhook-cert-secret says otherwise: the one cert-manager fills in the
+/// default setup, so switching modes needs no other name.
+pub const DEFAULT_WEBHOOK_CERT_SECRET: &str = "webhook-server-cert";
+
 /// Output format of the log lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -10,6 +15,19 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log collectors in a cluster.
     Json,
+}
+
+/// Where the webhook server's certificate comes from (`--webhook-cert-mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum WebhookCertMode {
+    /// Files in --webhook-cert-path, e.g. the Secret cert-manager fills,
+    /// mounted into the pod (the scaffold's default).
+    #[default]
+    Mounted,
+    /// The manager makes its own CA and certificate, keeps them in the
+    /// Secret --webhook-cert-secret, and writes the CA into its webhook
+    /// configurations and conversion CRDs: no cert-manager needed.
+    SelfManaged,
 }
 
 /// The flags every kubeforge manager accepts, in the spirit of Kubebuilder's
@@ -85,6 +103,25 @@ pub struct ManagerArgs {
     #[arg(long, env = "WEBHOOK_CERT_KEY", default_value = crate::webhook::DEFAULT_KEY_NAME)]
     pub webhook_cert_key: String,
 
+    /// Where the webhook certificate comes from: "mounted" files in
+    /// --webhook-cert-path (cert-manager's Secret), or "self-managed": the
+    /// manager creates a CA and certificate in the Secret
+    /// --webhook-cert-secret, renews them, and writes the CA into its webhook
+    /// configurations and CRDs (needs config/selfmanaged-certs' RBAC).
+    #[arg(long, env = "WEBHOOK_CERT_MODE", value_enum, default_value_t = WebhookCertMode::Mounted)]
+    pub webhook_cert_mode: WebhookCertMode,
+
+    /// With --webhook-cert-mode=self-managed: the Secret, in the pod's
+    /// namespace (POD_NAMESPACE), that every replica shares.
+    #[arg(long, env = "WEBHOOK_CERT_SECRET", default_value = DEFAULT_WEBHOOK_CERT_SECRET)]
+    pub webhook_cert_secret: String,
+
+    /// With --webhook-cert-mode=self-managed: the Service the API server
+    /// calls the webhooks through, named in the certificate. Defaults to
+    /// "<prefix>webhook-service" (`Manager::webhook_name_prefix`).
+    #[arg(long, env = "WEBHOOK_SERVICE_NAME")]
+    pub webhook_service_name: Option<String>,
+
     /// Let the webhook server speak HTTP/2. Off by default, as in
     /// Kubebuilder, because of the HTTP/2 rapid-reset advisories
     /// (CVE-2023-44487); needs kubeforge's `webhook-http2` feature.
@@ -157,6 +194,9 @@ impl Default for ManagerArgs {
             webhook_cert_path: crate::webhook::DEFAULT_CERT_DIR.into(),
             webhook_cert_name: crate::webhook::DEFAULT_CERT_NAME.into(),
             webhook_cert_key: crate::webhook::DEFAULT_KEY_NAME.into(),
+            webhook_cert_mode: WebhookCertMode::Mounted,
+            webhook_cert_secret: DEFAULT_WEBHOOK_CERT_SECRET.into(),
+            webhook_service_name: None,
             enable_http2: false,
             health_probe_bind_address: "0.0.0.0:8081".into(),
             leader_elect: false,
@@ -288,6 +328,29 @@ mod tests {
         assert_eq!(args.log_level.as_deref(), Some("debug,kube=info"));
         assert_eq!(args.kubeconfig, Some(PathBuf::from("/tmp/kc")));
         assert_eq!(args.graceful_shutdown_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn webhook_cert_mode_flags() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.webhook_cert_mode, WebhookCertMode::Mounted);
+        assert_eq!(args.webhook_cert_secret, "webhook-server-cert");
+        assert_eq!(args.webhook_service_name, None);
+        let args = parse(&[
+            "--webhook-cert-mode=self-managed",
+            "--webhook-cert-secret",
+            "certs",
+            "--webhook-service-name=svc",
+        ])
+        .unwrap();
+        assert_eq!(args.webhook_cert_mode, WebhookCertMode::SelfManaged);
+        assert_eq!(args.webhook_cert_secret, "certs");
+        assert_eq!(args.webhook_service_name.as_deref(), Some("svc"));
+        let error = parse(&["--webhook-cert-mode=cert-manager"]).unwrap_err();
+        assert!(
+            error.to_string().contains("mounted, self-managed"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -106,7 +106,7 @@ pub enum ManagerError {
 }
 
 /// "outer: inner: innermost", because log lines show only `Display`.
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -24,17 +24,37 @@ pub(crate) enum Phase {
     ShuttingDown = 2,
 }
 
+/// A condition readiness also waits for (e.g. the webhook server having a
+/// certificate).
+type ReadyCheck = Box<dyn Fn() -> bool + Send + Sync>;
+
 /// Shared between the manager loop and the probe handlers.
-#[derive(Debug)]
 pub(crate) struct Health {
     phase: AtomicU8,
+    checks: Vec<ReadyCheck>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("phase", &self.phase)
+            .field("checks", &self.checks.len())
+            .finish()
+    }
 }
 
 impl Health {
     pub(crate) fn new() -> Self {
         Health {
             phase: AtomicU8::new(Phase::Starting as u8),
+            checks: Vec::new(),
         }
+    }
+
+    /// Reports ready only while `check` holds too.
+    pub(crate) fn require(mut self, check: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.checks.push(Box::new(check));
+        self
     }
 
     pub(crate) fn set(&self, phase: Phase) {
@@ -43,6 +63,7 @@ impl Health {
 
     fn is_ready(&self) -> bool {
         self.phase.load(Ordering::SeqCst) == Phase::Running as u8
+            && self.checks.iter().all(|check| check())
     }
 }
 
@@ -175,6 +196,21 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains(&addr.to_string()), "{message}");
         assert!(message.contains("metrics"), "{message}");
+    }
+
+    #[test]
+    fn readiness_waits_for_every_check() {
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let health = {
+            let flag = flag.clone();
+            Health::new().require(move || flag.load(Ordering::SeqCst))
+        };
+        health.set(Phase::Running);
+        assert!(!health.is_ready(), "a check does not hold yet");
+        flag.store(true, Ordering::SeqCst);
+        assert!(health.is_ready());
+        health.set(Phase::ShuttingDown);
+        assert!(!health.is_ready());
     }
 
     #[tokio::test]

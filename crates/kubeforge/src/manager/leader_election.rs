@@ -208,17 +208,23 @@ pub(super) fn lease_timing(args: &ManagerArgs) -> Result<(u64, u64), ManagerErro
 /// The namespace of the pod we run in, so the Lease lives next to the
 /// operator by default (what controller-runtime does in-cluster).
 fn default_leader_election_namespace() -> String {
+    pod_namespace().unwrap_or_else(|| "default".to_owned())
+}
+
+/// The pod's namespace: POD_NAMESPACE, else the in-cluster service-account
+/// namespace file; `None` outside a cluster without POD_NAMESPACE.
+pub(super) fn pod_namespace() -> Option<String> {
     if let Ok(namespace) = std::env::var("POD_NAMESPACE")
         && !namespace.trim().is_empty()
     {
-        return namespace.trim().to_owned();
+        return Some(namespace.trim().to_owned());
     }
     if let Ok(namespace) = std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE_FILE)
         && !namespace.trim().is_empty()
     {
-        return namespace.trim().to_owned();
+        return Some(namespace.trim().to_owned());
     }
-    "default".to_owned()
+    None
 }
 
 /// `<pod name>_<random>`, like controller-runtime's `<hostname>_<uuid>`: the

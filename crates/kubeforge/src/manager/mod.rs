@@ -72,9 +72,12 @@ pub use clap;
 pub use prometheus_client;
 
 pub use crate::tls::TlsError;
-pub use args::{LogFormat, ManagerArgs, parse_duration};
+pub use args::{
+    DEFAULT_WEBHOOK_CERT_SECRET, LogFormat, ManagerArgs, WebhookCertMode, parse_duration,
+};
 pub use context::Context;
 pub use error::ManagerError;
+pub(crate) use error::error_chain;
 pub use limits::{
     DEFAULT_KUBE_API_BURST, DEFAULT_KUBE_API_QPS, DEFAULT_MAX_CONCURRENT_RECONCILES, LimitArgs,
 };

@@ -61,7 +61,13 @@ impl Manager {
         };
         self.bind().await?;
 
-        let health = Arc::new(Health::new());
+        let mut health = Health::new();
+        if let Some(webhooks) = &self.webhook_server {
+            // Not ready before the webhook server can present a certificate
+            // (self-managed ones are read from their Secret after start).
+            health = health.require(webhooks.certificate_ready());
+        }
+        let health = Arc::new(health);
         let (http_stop, http_stop_rx) = watch::channel(false);
         let mut servers = self.spawn_http_servers(&health, &http_stop_rx);
         if let Some(webhooks) = self.webhook_server.take() {

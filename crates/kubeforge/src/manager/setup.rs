@@ -12,11 +12,14 @@ use tracing::info;
 
 use super::client::build_limited_client;
 use super::controllers::BoxedController;
+use super::leader_election::pod_namespace;
 use super::logging::init_tracing;
 use super::metrics::ManagerMetrics;
-use super::{Context, ManagerArgs, ManagerError, http};
+use super::{Context, ManagerArgs, ManagerError, WebhookCertMode, http};
 use crate::tls;
-use crate::webhook::{BoundWebhookServer, WebhookConfig, WebhookServer};
+use crate::webhook::{
+    BoundWebhookServer, SelfManagedCerts, WebhookConfig, WebhookError, WebhookServer,
+};
 
 /// A registration of webhooks with the server the manager builds.
 type WebhookRegistration = Box<dyn FnOnce(WebhookServer) -> WebhookServer + Send>;
@@ -46,6 +49,11 @@ pub struct Manager {
     webhooks: Vec<WebhookRegistration>,
     /// The webhook server, once bound (when webhooks are registered and enabled).
     pub(super) webhook_server: Option<BoundWebhookServer>,
+    /// What kustomize's `namePrefix` puts before the webhook Service and
+    /// configurations' names, for self-managed certificates.
+    webhook_name_prefix: String,
+    /// Self-managed certificates set up by the caller instead of from flags.
+    webhook_certs: Option<SelfManagedCerts>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -97,6 +105,8 @@ impl Manager {
             probe_listener: None,
             webhooks: Vec::new(),
             webhook_server: None,
+            webhook_name_prefix: String::new(),
+            webhook_certs: None,
         })
     }
 
@@ -162,6 +172,27 @@ impl Manager {
         self
     }
 
+    /// The prefix kustomize's `namePrefix` gives the webhook Service and
+    /// configurations (the scaffold's main.rs passes `"<project>-"`). With
+    /// `--webhook-cert-mode=self-managed` the certificate names the Service
+    /// `<prefix>webhook-service` (unless --webhook-service-name), and the CA
+    /// goes into `<prefix>mutating-webhook-configuration` (with defaulting
+    /// webhooks), `<prefix>validating-webhook-configuration` (with validating
+    /// ones) and the CRD of every registered conversion: the names `kubeforge
+    /// manifests` writes. Unused with mounted certificates.
+    pub fn webhook_name_prefix(&mut self, prefix: impl Into<String>) -> &mut Self {
+        self.webhook_name_prefix = prefix.into();
+        self
+    }
+
+    /// Uses `certs` for `--webhook-cert-mode=self-managed` instead of what
+    /// the flags and [`Manager::webhook_name_prefix`] derive (other names,
+    /// validity, a test's IP address).
+    pub fn self_managed_webhook_certs(&mut self, certs: SelfManagedCerts) -> &mut Self {
+        self.webhook_certs = Some(certs);
+        self
+    }
+
     /// The address webhooks are served on, once bound (`None` without
     /// webhooks, or with `--enable-webhooks=false`).
     pub fn webhook_addr(&self) -> Option<SocketAddr> {
@@ -205,12 +236,57 @@ impl Manager {
             .cert_name(&self.args.webhook_cert_name)
             .key_name(&self.args.webhook_cert_key)
             .enable_http2(self.args.enable_http2);
-        let server = registrations
+        let mut server = registrations
             .into_iter()
             .fold(WebhookServer::new(config), |server, register| {
                 register(server)
             });
+        if self.args.webhook_cert_mode == WebhookCertMode::SelfManaged {
+            let certs = match self.webhook_certs.take() {
+                Some(certs) => certs,
+                None => self.self_managed_certs_from_flags(&server)?,
+            };
+            info!(
+                secret = %format!("{}/{}", certs.namespace(), certs.secret_name()),
+                targets = ?certs.targets(),
+                "webhook certificates are self-managed"
+            );
+            server = server.self_managed_certs(certs, self.client.clone());
+        }
         server.bind().await.map(Some).map_err(ManagerError::Webhook)
+    }
+
+    /// Self-managed certificates for the pod's namespace, the Secret
+    /// --webhook-cert-secret, the Service, and the configurations and CRDs
+    /// of the webhooks `server` has.
+    fn self_managed_certs_from_flags(
+        &self,
+        server: &WebhookServer,
+    ) -> Result<SelfManagedCerts, ManagerError> {
+        let namespace = pod_namespace().ok_or_else(|| {
+            ManagerError::Webhook(WebhookError::Certificate(
+                "--webhook-cert-mode=self-managed needs the pod's namespace: set POD_NAMESPACE (the scaffold's Deployment does)".into(),
+            ))
+        })?;
+        let prefix = &self.webhook_name_prefix;
+        let service = self
+            .args
+            .webhook_service_name
+            .clone()
+            .unwrap_or_else(|| format!("{prefix}webhook-service"));
+        let mut certs = SelfManagedCerts::new(&namespace, &self.args.webhook_cert_secret)
+            .service(&service, &namespace);
+        if server.has_defaulters() {
+            certs = certs.mutating_configuration(format!("{prefix}mutating-webhook-configuration"));
+        }
+        if server.has_validators() {
+            certs =
+                certs.validating_configuration(format!("{prefix}validating-webhook-configuration"));
+        }
+        for crd in server.conversion_crds() {
+            certs = certs.conversion_crd(crd);
+        }
+        Ok(certs)
     }
 
     /// The certificate from --metrics-cert-path, else a self-signed one.

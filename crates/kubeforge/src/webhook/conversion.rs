@@ -306,6 +306,8 @@ where
 pub(crate) trait ErasedConversion: Send + Sync {
     fn group(&self) -> String;
     fn kind(&self) -> String;
+    /// The CRD's name, `<plural>.<group>`.
+    fn crd_name(&self) -> String;
     fn convert(&self, object: Value, desired_api_version: &str) -> Result<Value, String>;
 }
 
@@ -318,6 +320,9 @@ where
     }
     fn kind(&self) -> String {
         Hub::kind(&()).into_owned()
+    }
+    fn crd_name(&self) -> String {
+        format!("{}.{}", Hub::plural(&()), Hub::group(&()))
     }
     fn convert(&self, object: Value, desired_api_version: &str) -> Result<Value, String> {
         Conversion::convert(self, object, desired_api_version)

@@ -8,11 +8,14 @@
 //! - [`conversion::Conversion`] serves a kind's ConversionReview through a hub
 //!   version, with each spoke converted by Rust's own `From`/`TryFrom`.
 //! - [`WebhookServer`] serves them over HTTPS on Kubebuilder's paths and port,
-//!   reloading the certificate when cert-manager renews it.
+//!   reloading the certificate when cert-manager renews it, or with
+//!   [`SelfManagedCerts`]: its own CA and certificate, kept in a Secret and
+//!   injected into its webhook configurations, without cert-manager.
 //!
 //! See docs/webhooks.md for a complete example.
 
 mod admission;
+pub mod certs;
 pub mod conversion;
 mod server;
 
@@ -20,6 +23,7 @@ mod server;
 mod tests;
 
 pub use admission::{AdmissionContext, Defaulter, Denial, FieldError, Validator, Warnings};
+pub use certs::{SelfManagedCerts, ServingCertificate};
 pub use conversion::Conversion;
 pub use server::{
     BoundWebhookServer, DEFAULT_CERT_DIR, DEFAULT_CERT_NAME, DEFAULT_CONVERSION_PATH,

@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::admission::{Reply, handle_default, handle_validate};
+use super::certs::SelfManagedCerts;
 use super::conversion::{Conversion, ErasedConversion, convert_review};
 use super::{Defaulter, Validator, mutate_path, validate_path};
 use crate::tls;
@@ -205,6 +206,8 @@ type Handler = Arc<dyn Fn(Bytes) -> HandlerFuture + Send + Sync>;
 /// of them through the Service.
 pub struct WebhookServer {
     config: WebhookConfig,
+    /// Certificates made and kept by the server itself, instead of files.
+    self_managed: Option<(SelfManagedCerts, kube::Client)>,
     routes: Vec<(String, &'static str, Handler)>,
     conversions: Vec<Arc<dyn ErasedConversion>>,
     conversion_path: String,
@@ -225,6 +228,7 @@ impl WebhookServer {
     pub fn new(config: WebhookConfig) -> Self {
         WebhookServer {
             config,
+            self_managed: None,
             routes: Vec::new(),
             conversions: Vec::new(),
             conversion_path: DEFAULT_CONVERSION_PATH.to_owned(),
@@ -308,6 +312,35 @@ impl WebhookServer {
         self
     }
 
+    /// Serves certificates the server makes and renews itself, kept in a
+    /// Secret every replica shares, with their CA written into the webhook
+    /// configurations and CRDs `certs` names (see [`SelfManagedCerts`]),
+    /// instead of the files in the cert dir. Until the first certificate is
+    /// in, TLS handshakes fail (and a manager reports not ready).
+    #[must_use]
+    pub fn self_managed_certs(mut self, certs: SelfManagedCerts, client: kube::Client) -> Self {
+        self.self_managed = Some((certs, client));
+        self
+    }
+
+    /// Whether a defaulting webhook is registered (so the operator has a
+    /// MutatingWebhookConfiguration).
+    pub fn has_defaulters(&self) -> bool {
+        self.routes.iter().any(|(_, what, _)| *what == "defaulting")
+    }
+
+    /// Whether a validating webhook is registered (so the operator has a
+    /// ValidatingWebhookConfiguration).
+    pub fn has_validators(&self) -> bool {
+        self.routes.iter().any(|(_, what, _)| *what == "validating")
+    }
+
+    /// The CRDs whose conversions are registered, by name
+    /// (`<plural>.<group>`): those whose conversion stanza names this server.
+    pub fn conversion_crds(&self) -> Vec<String> {
+        self.conversions.iter().map(|c| c.crd_name()).collect()
+    }
+
     /// Serves conversions at `path` instead of `/convert`.
     #[must_use]
     pub fn conversion_path(mut self, path: impl Into<String>) -> Self {
@@ -385,25 +418,45 @@ impl WebhookServer {
             return Err(WebhookError::Http2NotBuilt);
         }
         let router = self.router()?;
+        let paths = self.paths();
         let config = &self.config;
-        let tls = tls::server_config_from_files(
-            "webhook",
-            config.cert_path(),
-            config.key_path(),
-            config.cert_reload_interval,
-            config.enable_http2,
-        )
-        .map_err(|e| WebhookError::Certificate(certificate_hint(&e, &config.cert_dir)))?;
+        let (tls, self_managed) = match self.self_managed {
+            None => {
+                let tls = tls::server_config_from_files(
+                    "webhook",
+                    config.cert_path(),
+                    config.key_path(),
+                    config.cert_reload_interval,
+                    config.enable_http2,
+                )
+                .map_err(|e| WebhookError::Certificate(certificate_hint(&e, &config.cert_dir)))?;
+                (tls, None)
+            }
+            Some((certs, client)) => {
+                let serving = Arc::new(tls::ServingCert::empty("webhook"));
+                let tls = tls::server_config(serving.clone(), config.enable_http2)
+                    .map_err(|e| WebhookError::Certificate(e.to_string()))?;
+                (
+                    tls,
+                    Some(SelfManaged {
+                        certs,
+                        client,
+                        serving,
+                    }),
+                )
+            }
+        };
         let address = config.address();
         let bind_error = |source| WebhookError::Bind { address, source };
         let listener = TcpListener::bind(address).await.map_err(bind_error)?;
         let local = listener.local_addr().map_err(bind_error)?;
-        tracing::info!(address = %local, paths = ?self.paths(), "serving webhooks");
+        tracing::info!(address = %local, ?paths, "serving webhooks");
         Ok(BoundWebhookServer {
             listener,
             local,
             router,
             acceptor: TlsAcceptor::from(tls),
+            self_managed,
         })
     }
 
@@ -437,6 +490,15 @@ pub struct BoundWebhookServer {
     /// Its configuration holds the certificate watcher, and so keeps the
     /// reload task alive while the server is.
     acceptor: TlsAcceptor,
+    /// Set with self-managed certificates: their loop runs while serving.
+    self_managed: Option<SelfManaged>,
+}
+
+/// Self-managed certificates and the slot they fill.
+struct SelfManaged {
+    certs: SelfManagedCerts,
+    client: kube::Client,
+    serving: Arc<tls::ServingCert>,
 }
 
 impl std::fmt::Debug for BoundWebhookServer {
@@ -453,6 +515,15 @@ impl BoundWebhookServer {
         self.local
     }
 
+    /// Whether the server has a certificate to present: always with
+    /// certificate files (they were loaded by `bind`), and with
+    /// self-managed certificates once the first is read from the Secret.
+    /// What a manager's readiness waits for.
+    pub(crate) fn certificate_ready(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let serving = self.self_managed.as_ref().map(|s| s.serving.clone());
+        move || serving.as_ref().is_none_or(|s| s.is_loaded())
+    }
+
     /// Serves until `shutdown` completes; requests in flight then get up to
     /// 10 seconds to finish.
     pub async fn serve<F>(self, shutdown: F) -> Result<(), WebhookError>
@@ -463,8 +534,23 @@ impl BoundWebhookServer {
             listener,
             router,
             acceptor,
+            self_managed,
             ..
         } = self;
+        // Every replica keeps its certificate (and the caBundles) current
+        // for as long as it serves.
+        let (certs_stop, certs_stopped) = tokio::sync::oneshot::channel::<()>();
+        let certs_task = self_managed.map(
+            |SelfManaged {
+                 certs,
+                 client,
+                 serving,
+             }| {
+                tokio::spawn(certs.run(client, serving, async {
+                    let _ = certs_stopped.await;
+                }))
+            },
+        );
         let graceful = GracefulShutdown::new();
         let mut http1 = hyper::server::conn::http1::Builder::new();
         // With a timer, hyper drops clients that send headers too slowly.
@@ -503,6 +589,12 @@ impl BoundWebhookServer {
             });
         }
         drop(listener);
+        // Stopped mid-request if need be: a round left half done is redone
+        // by whichever replica runs next.
+        let _ = certs_stop.send(());
+        if let Some(task) = certs_task {
+            task.abort();
+        }
         if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
             .await
             .is_err()

@@ -25,7 +25,7 @@ use kubeforge::k8s_openapi::api::apps::v1::Deployment;
 use kubeforge::k8s_openapi::api::core::v1::ConfigMap;
 use kubeforge::kube::Api;
 use kubeforge::kube::api::{Patch, PatchParams};
-use myapp_manager::controller::my_app::REGISTRY_NAMESPACE;
+use myapp_manager::controller::my_app::registry_namespace;
 use serde_json::json;
 
 #[tokio::test]
@@ -69,7 +69,7 @@ async fn keeps_reconciling_after_the_api_server_restarts() -> anyhow::Result<()>
         Ok(deployments.get_opt("after").await?)
     })
     .await?;
-    let registry: Api<ConfigMap> = Api::namespaced(cluster.admin.clone(), REGISTRY_NAMESPACE);
+    let registry: Api<ConfigMap> = Api::namespaced(cluster.admin.clone(), &registry_namespace());
     eventually_within(resumed, "the second registry entry", || async {
         Ok(registry.get_opt("default.after").await?)
     })

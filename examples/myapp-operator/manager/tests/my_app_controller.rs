@@ -25,14 +25,15 @@ mod common;
 use std::sync::Arc;
 
 use common::{Cluster, NAMESPACE, app_where, condition, eventually};
+use futures::StreamExt as _;
 use kubeforge::k8s_openapi::api::apps::v1::Deployment;
 use kubeforge::k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kubeforge::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kubeforge::kube::api::{DeleteParams, Patch, PatchParams};
-use kubeforge::kube::{Api, ResourceExt as _};
+use kubeforge::kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kubeforge::kube::{Api, Resource as _, ResourceExt as _};
 use myapp_api::apps::v1::MyApp;
 use myapp_manager::controller::my_app::{
-    self, AVAILABLE, DEGRADED, FINALIZER, PROGRESSING, REGISTRY_NAMESPACE, State,
+    self, AVAILABLE, DEGRADED, FINALIZER, MANAGED_BY, PROGRESSING, State, registry_namespace,
 };
 use serde_json::json;
 
@@ -52,7 +53,7 @@ async fn roll_out(cluster: &Cluster, name: &str, replicas: i32) -> anyhow::Resul
 }
 
 fn registry(cluster: &Cluster) -> Api<ConfigMap> {
-    Api::namespaced(cluster.admin.clone(), REGISTRY_NAMESPACE)
+    Api::namespaced(cluster.admin.clone(), &registry_namespace())
 }
 
 /// A new MyApp gets a Deployment and a Service shaped by its spec and
@@ -275,6 +276,77 @@ async fn corrects_drift_of_owned_objects() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The controller caches and hears about only the Deployments it made: a
+/// Deployment without the operator's managed-by label never reaches it,
+/// even one that names a MyApp as its owner. The watch is the one
+/// `my_app::run` starts, as the operator's ServiceAccount; a single watch
+/// delivers events in order, so had the unlabelled Deployment (created
+/// first) matched, it would have arrived before the labelled one.
+#[tokio::test]
+async fn deployments_without_the_operators_label_are_not_cached() -> anyhow::Result<()> {
+    let cluster = Cluster::start().await?;
+    let mut owned = std::pin::pin!(kubeforge::lean::owned::<Deployment>(
+        cluster.operator.clone(),
+        MANAGED_BY
+    ));
+    let app = cluster
+        .create_app("web", json!({ "replicas": 1, "image": "nginx:1.27" }))
+        .await?;
+    // Made by someone else, owned by the MyApp, without the label.
+    let stray: Deployment = serde_json::from_value(json!({
+        "metadata": { "name": "stray", "namespace": NAMESPACE },
+        "spec": {
+            "selector": { "matchLabels": { "app": "stray" } },
+            "template": {
+                "metadata": { "labels": { "app": "stray" } },
+                "spec": { "containers": [{ "name": "main", "image": "nginx:1.27" }] },
+            },
+        },
+    }))?;
+    let stray = Deployment {
+        metadata: ObjectMeta {
+            owner_references: Some(vec![
+                app.controller_owner_ref(&())
+                    .ok_or_else(|| anyhow::anyhow!("the MyApp has no uid"))?,
+            ]),
+            ..stray.metadata
+        },
+        ..stray
+    };
+    cluster
+        .api::<Deployment>()
+        .create(&PostParams::default(), &stray)
+        .await?;
+
+    let operator = cluster.start_operator()?;
+    let seen = tokio::time::timeout(common::WAIT, async {
+        let mut seen = Vec::new();
+        while let Some(event) = owned.next().await {
+            let name = event?.name_any();
+            let done = name == "web";
+            seen.push(name);
+            if done {
+                break;
+            }
+        }
+        anyhow::Ok(seen)
+    })
+    .await??;
+    assert_eq!(seen.last().map(String::as_str), Some("web"), "{seen:?}");
+    assert!(!seen.iter().any(|name| name == "stray"), "{seen:?}");
+    let web = cluster.api::<Deployment>().get("web").await?;
+    assert_eq!(
+        web.labels()
+            .get("app.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some(MANAGED_BY)
+    );
+
+    operator.stop().await?;
+    cluster.env.stop().await;
+    Ok(())
+}
+
 /// The status follows the Deployment's: ready replicas, the observed
 /// generation, and Available / Progressing / Degraded, whose
 /// lastTransitionTime changes only when their status does.
@@ -445,13 +517,21 @@ async fn deleting_a_myapp_removes_its_registry_entry() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A reconcile that fails (here: the registry namespace is missing) is
-/// reported as a Warning event and a Degraded condition, and retried with
-/// backoff: nothing else triggers a reconcile once the administrator creates
-/// the namespace, yet the MyApp recovers.
+/// A reconcile that fails (here: a stale registry entry, made immutable by
+/// hand, is in the way) is reported as a Warning event and a Degraded
+/// condition, and retried with backoff: nothing else triggers a reconcile
+/// once the administrator deletes the entry, yet the MyApp recovers.
 #[tokio::test]
 async fn failures_are_reported_and_retried() -> anyhow::Result<()> {
-    let cluster = Cluster::without_registry_namespace().await?;
+    let cluster = Cluster::start().await?;
+    let stale: ConfigMap = serde_json::from_value(json!({
+        "metadata": { "name": "default.web" },
+        "data": { "image": "stale" },
+        "immutable": true,
+    }))?;
+    registry(&cluster)
+        .create(&PostParams::default(), &stale)
+        .await?;
     let operator = cluster.start_operator()?;
     cluster
         .create_app("web", json!({ "image": "nginx:1.27" }))
@@ -465,7 +545,7 @@ async fn failures_are_reported_and_retried() -> anyhow::Result<()> {
     let degraded = kubeforge::conditions::find_condition(conditions, DEGRADED).expect("Degraded");
     assert_eq!(degraded.reason, "ReconcileFailed");
     assert!(
-        degraded.message.contains(REGISTRY_NAMESPACE),
+        degraded.message.contains("immutable"),
         "{}",
         degraded.message
     );
@@ -478,7 +558,9 @@ async fn failures_are_reported_and_retried() -> anyhow::Result<()> {
     .await?;
     assert_eq!(warning.reason.as_deref(), Some("ReconcileFailed"));
 
-    cluster.create_registry_namespace().await?;
+    registry(&cluster)
+        .delete("default.web", &DeleteParams::default())
+        .await?;
     app_where(&cluster, "web", "Degraded to clear", |app| {
         condition(app, DEGRADED).as_deref() == Some("False")
     })

@@ -11,11 +11,12 @@ use {{ type_path }};
 async fn objects_written_as_a_spoke_are_read_as_the_hub() -> anyhow::Result<()> {
     let running = webhook_server::start().await?;
     let client = running.env.client();
-    let hub: Api<{{ kind }}> = {% if namespaced %}Api::namespaced(client.clone(), "default"){% else %}Api::all(client.clone()){% endif %};
+{% if namespaced %}    let namespace = running.env.namespace().await?;
+{% endif %}    let hub: Api<{{ kind }}> = {% if namespaced %}Api::namespaced(client.clone(), namespace){% else %}Api::all(client.clone()){% endif %};
 {% for spoke in spokes %}
     {
         use {{ spoke.spoke_type_path }} as Spoke;
-        let spoke: Api<Spoke> = {% if namespaced %}Api::namespaced(client.clone(), "default"){% else %}Api::all(client.clone()){% endif %};
+        let spoke: Api<Spoke> = {% if namespaced %}Api::namespaced(client.clone(), namespace){% else %}Api::all(client.clone()){% endif %};
         let written: Spoke = serde_json::from_value(serde_json::json!({
             "apiVersion": "{{ api_group }}/{{ spoke.spoke_version }}",
             "kind": "{{ kind }}",

@@ -13,7 +13,7 @@ use {{ manager_lib }}::webhook::{{ webhook_module }}_defaulter::NAME_LABEL;
 async fn the_api_server_stores_the_defaults() -> anyhow::Result<()> {
     let running = webhook_server::start().await?;
     let client = running.env.client();
-    let api: Api<{{ kind }}> = {% if namespaced %}Api::namespaced(client, "default"){% else %}Api::all(client){% endif %};
+    let api: Api<{{ kind }}> = {% if namespaced %}Api::namespaced(client, running.env.namespace().await?){% else %}Api::all(client){% endif %};
     let sample: {{ kind }} = serde_json::from_value(serde_json::json!({
         "apiVersion": "{{ api_version }}",
         "kind": "{{ kind }}",

@@ -11,7 +11,7 @@ use {{ type_path }};
 async fn the_api_server_denies_what_the_validator_denies() -> anyhow::Result<()> {
     let running = webhook_server::start().await?;
     let client = running.env.client();
-    let api: Api<{{ kind }}> = {% if namespaced %}Api::namespaced(client, "default"){% else %}Api::all(client){% endif %};
+    let api: Api<{{ kind }}> = {% if namespaced %}Api::namespaced(client, running.env.namespace().await?){% else %}Api::all(client){% endif %};
     let too_long: {{ kind }} = serde_json::from_value(serde_json::json!({
         "apiVersion": "{{ api_version }}",
         "kind": "{{ kind }}",

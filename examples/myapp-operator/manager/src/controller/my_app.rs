@@ -52,7 +52,7 @@ use serde::de::DeserializeOwned;
 
 use myapp_api::apps::v1::{MyApp, MyAppStatus};
 
-pub use resources::REGISTRY_NAMESPACE;
+pub use resources::{MANAGED_BY, registry_namespace};
 pub use status::{AVAILABLE, DEGRADED, PROGRESSING};
 
 /// The field manager this controller's server-side apply patches use, so
@@ -119,6 +119,8 @@ pub struct State {
     recorder: Recorder,
     /// Each failing MyApp's own retry delays.
     backoff: Backoffs<MyApp>,
+    /// Where registry entries go ([`registry_namespace`]), read once.
+    registry_namespace: String,
 }
 
 impl State {
@@ -128,6 +130,7 @@ impl State {
             recorder: Recorder::new(client.clone(), Reporter::from(REPORTER)),
             client,
             backoff: Backoffs::default(),
+            registry_namespace: registry_namespace(),
         }
     }
 
@@ -171,8 +174,8 @@ fn event(
 #[kubeforge::rbac(groups = ["events.k8s.io"], resources = ["events"], verbs = ["create", "patch"])]
 #[kubeforge::rbac(groups = ["apps"], resources = ["deployments"], verbs = ["get", "list", "watch", "create", "patch"])]
 #[kubeforge::rbac(groups = [""], resources = ["services"], verbs = ["get", "list", "watch", "create", "patch"])]
-// The registry entries; a ClusterRole rule because kustomize's `namespace:`
-// would move a namespaced Role out of myapp-registry.
+// The registry entries, in the operator's own namespace. A ClusterRole
+// rule: a Role would need the namespace, which only kustomize knows.
 #[kubeforge::rbac(groups = [""], resources = ["configmaps"], verbs = ["get", "create", "patch", "delete"])]
 pub async fn run(ctx: Context) -> anyhow::Result<()> {
     let client = ctx.client();
@@ -212,12 +215,8 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
             state,
         )
         .take_until(not_started)
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => tracing::debug!(object = %object, "reconciled"),
-                Err(err) => tracing::warn!(error = %err, "reconcile failed"),
-            }
-        })
+        // One line per failure: the error policy logs it with its retry.
+        .for_each(|outcome| async move { kubeforge::outcome::log(&outcome) })
         .await;
     Ok(())
 }
@@ -284,8 +283,8 @@ async fn apply(app: &MyApp, state: &State) -> Result<Action, Error> {
     ensure(
         app,
         state,
-        Api::<ConfigMap>::namespaced(client.clone(), REGISTRY_NAMESPACE),
-        resources::registry_entry(app),
+        Api::<ConfigMap>::namespaced(client.clone(), &state.registry_namespace),
+        resources::registry_entry(app, &state.registry_namespace),
     )
     .await?;
 
@@ -335,7 +334,7 @@ where
 /// and Service are left to the garbage collector. Deleting an entry that is
 /// already gone is success, so cleanup can run any number of times.
 async fn cleanup(app: &MyApp, state: &State) -> Result<Action, Error> {
-    let registry: Api<ConfigMap> = Api::namespaced(state.client.clone(), REGISTRY_NAMESPACE);
+    let registry: Api<ConfigMap> = Api::namespaced(state.client.clone(), &state.registry_namespace);
     registry
         .delete(&resources::registry_name(app), &DeleteParams::default())
         .await

@@ -29,9 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use kubeforge::k8s_openapi::api::apps::v1::Deployment;
-use kubeforge::k8s_openapi::api::core::v1::Namespace;
 use kubeforge::k8s_openapi::api::events::v1::Event;
-use kubeforge::kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kubeforge::kube::api::{Patch, PatchParams, PostParams};
 use kubeforge::kube::{Api, Client};
 use kubeforge::manager::{Manager, ManagerArgs, ManagerError};
 use kubeforge_envtest::Environment;
@@ -61,17 +60,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A cluster set up as the operator's install instructions say,
-    /// including the registry namespace.
+    /// A cluster set up as the operator's install (config/default) sets it
+    /// up: the CRDs, and the operator's ServiceAccount with its role. The
+    /// registry lives in the operator's namespace (`default` outside a
+    /// cluster), so there is nothing else to create.
     pub async fn start() -> anyhow::Result<Self> {
-        let cluster = Self::without_registry_namespace().await?;
-        cluster.create_registry_namespace().await?;
-        Ok(cluster)
-    }
-
-    /// A cluster whose administrator forgot the registry namespace, so every
-    /// reconcile fails until [`Cluster::create_registry_namespace`].
-    pub async fn without_registry_namespace() -> anyhow::Result<Self> {
         let root = project_root();
         let env = Environment::builder()
             .crd_dir(root.join("config/crd/bases"))
@@ -89,20 +82,6 @@ impl Cluster {
             env,
             operator,
         })
-    }
-
-    pub async fn create_registry_namespace(&self) -> anyhow::Result<()> {
-        let namespace = Namespace {
-            metadata: ObjectMeta {
-                name: Some(controller::my_app::REGISTRY_NAMESPACE.into()),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        };
-        Api::<Namespace>::all(self.admin.clone())
-            .create(&PostParams::default(), &namespace)
-            .await?;
-        Ok(())
     }
 
     /// The admin's view of MyApps, Deployments, ... in [`NAMESPACE`].

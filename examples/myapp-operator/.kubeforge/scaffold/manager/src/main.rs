@@ -39,6 +39,9 @@ async fn main() -> anyhow::Result<()> {
     manager.add_controller("my_app", controller::my_app::run);
     // +kubeforge:scaffold:controllers
     manager.add_webhooks(webhook::register);
+    // What kustomize's namePrefix calls the webhook Service and configurations,
+    // for --webhook-cert-mode=self-managed (config/selfmanaged-certs).
+    manager.webhook_name_prefix("myapp-");
     // +kubeforge:scaffold:webhooks
     manager.run().await?;
     Ok(())

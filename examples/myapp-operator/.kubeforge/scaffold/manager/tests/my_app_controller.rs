@@ -17,6 +17,14 @@
 //! `#[rbac]` attributes grant, so a missing permission fails here with 403
 //! instead of in production. Needs the control-plane binaries: `make test`
 //! (or `KUBEBUILDER_ASSETS=$(kubeforge envtest) cargo test`).
+//!
+//! The tests of this file share one control plane (`start_shared`): starting
+//! etcd and kube-apiserver takes seconds, so this binary pays for it once,
+//! and each test works in a namespace of its own (`env.namespace()`) that
+//! `env.stop()` deletes. Cluster-scoped objects (CRDs, ClusterRoles, the
+//! operator's namespace) are shared, and every test's manager watches all
+//! namespaces. A test that restarts the API server or needs cluster-scoped
+//! state to itself starts a private plane: `Environment::builder()...start()`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,9 +46,13 @@ fn project_root() -> PathBuf {
 async fn reconcile_records_the_observed_generation() -> anyhow::Result<()> {
     let root = project_root();
     let env = Environment::builder()
-        .crd_dir(root.join("config/crd/bases"))
-        .start()
+        // The CRDs as the code defines them: what `kubeforge manifests` writes
+        // to config/crd/bases, so this passes before the first `make manifests`
+        // (`make lint` fails if those files drift from the code).
+        .crds(kubeforge::manifests::all_crds()?)
+        .start_shared()
         .await?;
+    let namespace = env.namespace().await?;
     // The operator's own ServiceAccount and role, not cluster-admin.
     let operator = env
         .service_account_client(
@@ -61,19 +73,20 @@ async fn reconcile_records_the_observed_generation() -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
 
+    let name = "sample";
     // TODO(user): set the spec fields your kind requires.
     let sample: MyApp = serde_json::from_value(serde_json::json!({
         "apiVersion": "apps.example.com/v1",
         "kind": "MyApp",
-        "metadata": { "name": "sample", "namespace": "default" },
+        "metadata": { "name": name, "namespace": namespace },
         "spec": {},
     }))?;
-    let api: Api<MyApp> = Api::namespaced(env.client(), "default");
+    let api: Api<MyApp> = Api::namespaced(env.client(), namespace);
     let created = api.create(&PostParams::default(), &sample).await?;
 
     let mut observed = None;
     for _ in 0..300 {
-        let current = api.get("sample").await?;
+        let current = api.get(name).await?;
         observed = current.status.as_ref().and_then(|s| s.observed_generation);
         if observed.is_some() && observed == created.metadata.generation {
             break;
@@ -87,6 +100,8 @@ async fn reconcile_records_the_observed_generation() -> anyhow::Result<()> {
 
     let _ = stop.send(());
     running.await??;
+    // Deletes the test's namespace and everything in it; the control plane
+    // stays up for the other tests and stops when the test binary exits.
     env.stop().await;
     Ok(())
 }

@@ -27,7 +27,7 @@ use myapp_manager::webhook::my_app_v1_defaulter::NAME_LABEL;
 async fn the_api_server_stores_the_defaults() -> anyhow::Result<()> {
     let running = webhook_server::start().await?;
     let client = running.env.client();
-    let api: Api<MyApp> = Api::namespaced(client, "default");
+    let api: Api<MyApp> = Api::namespaced(client, running.env.namespace().await?);
     let sample: MyApp = serde_json::from_value(serde_json::json!({
         "apiVersion": "apps.example.com/v1",
         "kind": "MyApp",

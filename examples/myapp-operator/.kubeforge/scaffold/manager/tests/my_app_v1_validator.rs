@@ -25,7 +25,7 @@ use myapp_api::apps::v1::MyApp;
 async fn the_api_server_denies_what_the_validator_denies() -> anyhow::Result<()> {
     let running = webhook_server::start().await?;
     let client = running.env.client();
-    let api: Api<MyApp> = Api::namespaced(client, "default");
+    let api: Api<MyApp> = Api::namespaced(client, running.env.namespace().await?);
     let too_long: MyApp = serde_json::from_value(serde_json::json!({
         "apiVersion": "apps.example.com/v1",
         "kind": "MyApp",

@@ -37,10 +37,17 @@ use myapp_api::apps::v1::MyApp;
 /// not cache every Deployment in the cluster.
 pub const MANAGED_BY: &str = "myapp-operator";
 
-/// The namespace holding one ConfigMap per MyApp (see [`registry_entry`]).
-/// It must exist: creating namespaces is a cluster administrator's call,
-/// not this operator's.
-pub const REGISTRY_NAMESPACE: &str = "myapp-registry";
+/// The namespace holding one ConfigMap per MyApp (see [`registry_entry`]):
+/// the operator's own (`POD_NAMESPACE`, which config/manager sets from the
+/// pod), so installing the operator creates it; creating namespaces is a
+/// cluster administrator's call, not this operator's. Outside a cluster
+/// (`kubeforge run`, tests) it is `default`, which every cluster has.
+pub fn registry_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|namespace| !namespace.trim().is_empty())
+        .unwrap_or_else(|| "default".to_owned())
+}
 
 /// The port name shared by the container and the Service's `targetPort`, so
 /// the Service follows the container if the port number changes.
@@ -149,11 +156,11 @@ pub fn registry_name(app: &MyApp) -> String {
 ///
 /// Owner references cannot cross namespaces, so the garbage collector would
 /// never delete it; the controller's finalizer does.
-pub fn registry_entry(app: &MyApp) -> ConfigMap {
+pub fn registry_entry(app: &MyApp, registry_namespace: &str) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(registry_name(app)),
-            namespace: Some(REGISTRY_NAMESPACE.to_owned()),
+            namespace: Some(registry_namespace.to_owned()),
             labels: Some(BTreeMap::from([(
                 "app.kubernetes.io/managed-by".to_owned(),
                 MANAGED_BY.to_owned(),
@@ -292,12 +299,9 @@ mod tests {
 
     #[test]
     fn registry_entry_lives_outside_the_apps_namespace() {
-        let entry = registry_entry(&app());
+        let entry = registry_entry(&app(), "myapp-system");
         assert_eq!(entry.metadata.name.as_deref(), Some("shop.web"));
-        assert_eq!(
-            entry.metadata.namespace.as_deref(),
-            Some(REGISTRY_NAMESPACE)
-        );
+        assert_eq!(entry.metadata.namespace.as_deref(), Some("myapp-system"));
         assert!(entry.metadata.owner_references.is_none());
         let data = entry.data.expect("data");
         assert_eq!(data.get("image").map(String::as_str), Some("nginx:1.27"));

@@ -253,7 +253,7 @@ mod tests {
     fn a_failure_sets_degraded_and_keeps_the_rest() {
         let mut app = app(2);
         app.status = Some(observe(&app, &deployment(2, 2)));
-        let status = failed(&app, "namespace myapp-registry not found".into());
+        let status = failed(&app, "configmaps \"default.web\" is forbidden".into());
         assert_eq!(status_of(&status, DEGRADED), ("True", "ReconcileFailed"));
         assert_eq!(status_of(&status, AVAILABLE), ("True", "ReplicasReady"));
         assert_eq!(status.ready_replicas, Some(2));

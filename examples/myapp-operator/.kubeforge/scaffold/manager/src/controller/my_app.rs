@@ -74,12 +74,8 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
         .graceful_shutdown_on(ctx.shutdown_signal())
         .run(reconcile, error_policy, state)
         .take_until(not_started)
-        .for_each(|result| async move {
-            match result {
-                Ok((object, _)) => tracing::debug!(object = %object, "reconciled"),
-                Err(err) => tracing::warn!(error = %err, "reconcile failed"),
-            }
-        })
+        // One line per failure: the error policy logs it with its retry.
+        .for_each(|outcome| async move { kubeforge::outcome::log(&outcome) })
         .await;
     Ok(())
 }
