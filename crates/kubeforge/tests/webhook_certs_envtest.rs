@@ -9,7 +9,6 @@
 
 #![cfg(feature = "runtime")]
 
-use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +24,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::core::crd::merge_crds;
-use kube::{Api, Client, CustomResource, CustomResourceExt};
+use kube::{Api, Client, CustomResourceExt};
 use kubeforge::webhook::certs::{CA_CERT_KEY, Injection, TLS_CERT_KEY, Target};
 use kubeforge::webhook::{
     AdmissionContext, Conversion, Defaulter, Denial, SelfManagedCerts, ServingCertificate,
@@ -34,96 +33,32 @@ use kubeforge::webhook::{
 use kubeforge_envtest::Environment;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
-const GROUP: &str = "certs.kubeforge.test";
-const CRD_NAME: &str = "doodads.certs.kubeforge.test";
+mod support;
+use support::gadget::{CRD_NAME, GROUP, WAIT_LIMIT, eventually, gadget, v1, v1beta1};
 /// What kustomize's namePrefix would be in a project called "certs-test".
 const PREFIX: &str = "certs-test-";
-const WAIT_LIMIT: Duration = Duration::from_secs(90);
 
-mod v1 {
-    use super::*;
+struct GadgetDefaulter;
 
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
-    #[kube(
-        group = "certs.kubeforge.test",
-        version = "v1",
-        kind = "Doodad",
-        namespaced
-    )]
-    pub struct DoodadSpec {
-        pub image: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub replicas: Option<i32>,
-    }
-}
-
-mod v1beta1 {
-    use super::*;
-
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
-    #[kube(
-        group = "certs.kubeforge.test",
-        version = "v1beta1",
-        kind = "Doodad",
-        namespaced
-    )]
-    pub struct DoodadSpec {
-        pub image: String,
-        pub size: i32,
-    }
-}
-
-impl From<v1beta1::Doodad> for v1::Doodad {
-    fn from(spoke: v1beta1::Doodad) -> Self {
-        let mut hub = v1::Doodad::new(
-            "",
-            v1::DoodadSpec {
-                image: spoke.spec.image,
-                replicas: Some(spoke.spec.size),
-            },
-        );
-        hub.metadata = spoke.metadata;
-        hub
-    }
-}
-
-impl From<v1::Doodad> for v1beta1::Doodad {
-    fn from(hub: v1::Doodad) -> Self {
-        let mut spoke = v1beta1::Doodad::new(
-            "",
-            v1beta1::DoodadSpec {
-                image: hub.spec.image,
-                size: hub.spec.replicas.unwrap_or(1),
-            },
-        );
-        spoke.metadata = hub.metadata;
-        spoke
-    }
-}
-
-struct DoodadDefaulter;
-
-impl Defaulter<v1::Doodad> for DoodadDefaulter {
+impl Defaulter<v1::Gadget> for GadgetDefaulter {
     async fn set_defaults(
         &self,
         _ctx: &AdmissionContext,
-        obj: &mut v1::Doodad,
+        obj: &mut v1::Gadget,
     ) -> Result<(), Denial> {
         obj.spec.replicas.get_or_insert(1);
         Ok(())
     }
 }
 
-struct DoodadValidator;
+struct GadgetValidator;
 
-impl Validator<v1::Doodad> for DoodadValidator {
+impl Validator<v1::Gadget> for GadgetValidator {
     async fn validate_create(
         &self,
         _ctx: &AdmissionContext,
-        obj: &v1::Doodad,
+        obj: &v1::Gadget,
     ) -> Result<Warnings, Denial> {
         if obj.spec.image.is_empty() {
             return Err(Denial::field("spec.image", "must name a container image"));
@@ -134,8 +69,8 @@ impl Validator<v1::Doodad> for DoodadValidator {
     async fn validate_update(
         &self,
         ctx: &AdmissionContext,
-        _old: &v1::Doodad,
-        new: &v1::Doodad,
+        _old: &v1::Gadget,
+        new: &v1::Gadget,
     ) -> Result<Warnings, Denial> {
         self.validate_create(ctx, new).await
     }
@@ -164,7 +99,7 @@ fn rules() -> Option<Vec<RuleWithOperations>> {
         api_groups: Some(vec![GROUP.into()]),
         api_versions: Some(vec!["v1".into()]),
         operations: Some(vec!["CREATE".into(), "UPDATE".into()]),
-        resources: Some(vec!["doodads".into()]),
+        resources: Some(vec!["gadgets".into()]),
         scope: None,
     }])
 }
@@ -174,7 +109,7 @@ fn rules() -> Option<Vec<RuleWithOperations>> {
 /// without caBundle.
 async fn install(client: &Client, conversion_port: u16, mutating_port: u16, validating_port: u16) {
     let params = PatchParams::apply("certs-envtest").force();
-    let mut crd = merge_crds(vec![v1::Doodad::crd(), v1beta1::Doodad::crd()], "v1").unwrap();
+    let mut crd = merge_crds(vec![v1::Gadget::crd(), v1beta1::Gadget::crd()], "v1").unwrap();
     crd.spec.conversion = Some(CustomResourceConversion {
         strategy: "Webhook".into(),
         webhook: Some(WebhookConversion {
@@ -192,8 +127,8 @@ async fn install(client: &Client, conversion_port: u16, mutating_port: u16, vali
         .unwrap();
     let mut mutating = MutatingWebhookConfiguration {
         webhooks: Some(vec![MutatingWebhook {
-            name: "mdoodad-v1.kb.io".into(),
-            client_config: client_config(mutating_port, &mutate_path::<v1::Doodad>()),
+            name: "mgadget-v1.kb.io".into(),
+            client_config: client_config(mutating_port, &mutate_path::<v1::Gadget>()),
             rules: rules(),
             side_effects: "None".into(),
             admission_review_versions: vec!["v1".into()],
@@ -209,8 +144,8 @@ async fn install(client: &Client, conversion_port: u16, mutating_port: u16, vali
         .unwrap();
     let mut validating = ValidatingWebhookConfiguration {
         webhooks: Some(vec![ValidatingWebhook {
-            name: "vdoodad-v1.kb.io".into(),
-            client_config: client_config(validating_port, &validate_path::<v1::Doodad>()),
+            name: "vgadget-v1.kb.io".into(),
+            client_config: client_config(validating_port, &validate_path::<v1::Gadget>()),
             rules: rules(),
             side_effects: "None".into(),
             admission_review_versions: vec!["v1".into()],
@@ -236,34 +171,6 @@ fn certs(namespace: &str, secret: &str) -> SelfManagedCerts {
         .validating_configuration(validating_name())
         .conversion_crd(CRD_NAME)
         .check_interval(Duration::from_millis(200))
-}
-
-/// Retries `attempt` until it returns `Ok`, for up to [`WAIT_LIMIT`].
-async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
-    loop {
-        match attempt().await {
-            Ok(value) => return value,
-            Err(last) if tokio::time::Instant::now() > deadline => {
-                panic!("gave up waiting for {what}; last: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
-fn doodad(name: &str, image: &str) -> v1::Doodad {
-    v1::Doodad::new(
-        name,
-        v1::DoodadSpec {
-            image: image.into(),
-            replicas: None,
-        },
-    )
 }
 
 /// The certificate a server on 127.0.0.1:`port` presents to a client that
@@ -351,9 +258,9 @@ async fn ca_bundles(client: &Client) -> Vec<String> {
 /// validator's message, a defaulted create, a read through the conversion.
 /// Each proves the API server trusted the server's certificate.
 async fn webhooks_answer(client: &Client, name: &str) -> Result<(), String> {
-    let api = Api::<v1::Doodad>::namespaced(client.clone(), "default");
+    let api = Api::<v1::Gadget>::namespaced(client.clone(), "default");
     match api
-        .create(&PostParams::default(), &doodad("no-image", ""))
+        .create(&PostParams::default(), &gadget("no-image", ""))
         .await
     {
         Err(kube::Error::Api(status))
@@ -365,14 +272,14 @@ async fn webhooks_answer(client: &Client, name: &str) -> Result<(), String> {
     let created = match api.get_opt(name).await.map_err(|e| e.to_string())? {
         Some(existing) => existing,
         None => api
-            .create(&PostParams::default(), &doodad(name, "nginx:1.27"))
+            .create(&PostParams::default(), &gadget(name, "nginx:1.27"))
             .await
             .map_err(|e| e.to_string())?,
     };
     if created.spec.replicas != Some(1) {
         return Err(format!("not defaulted: {created:?}"));
     }
-    let beta = Api::<v1beta1::Doodad>::namespaced(client.clone(), "default")
+    let beta = Api::<v1beta1::Gadget>::namespaced(client.clone(), "default")
         .get(name)
         .await
         .map_err(|e| e.to_string())?;
@@ -434,9 +341,9 @@ async fn replicas_share_one_certificate_the_api_server_trusts_through_its_rotati
 
     // Replica A: validation and conversion; replica B: defaulting.
     let a = WebhookServer::new(config())
-        .validator::<v1::Doodad, _>(DoodadValidator)
-        .conversion(Conversion::<v1::Doodad>::new().spoke::<v1beta1::Doodad>());
-    let b = WebhookServer::new(config()).defaulter::<v1::Doodad, _>(DoodadDefaulter);
+        .validator::<v1::Gadget, _>(GadgetValidator)
+        .conversion(Conversion::<v1::Gadget>::new().spoke::<v1beta1::Gadget>());
+    let b = WebhookServer::new(config()).defaulter::<v1::Gadget, _>(GadgetDefaulter);
     assert_eq!(a.conversion_crds(), [CRD_NAME]);
     let (port_a, stop_a, task_a) = replica(a, certs.clone(), &client).await;
     let (port_b, stop_b, task_b) = replica(b, certs.clone(), &client).await;
@@ -556,7 +463,7 @@ async fn replicas_share_one_certificate_the_api_server_trusts_through_its_rotati
 
 /// The scaffold's RBAC for self-managed certificates
 /// (templates/webhook/config/selfmanaged-certs/role.yaml) as a project named
-/// "certs-test" with a conversion webhook for Doodad renders it.
+/// "certs-test" with a conversion webhook for Gadget renders it.
 fn scaffold_role_yaml() -> String {
     let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../templates/webhook/config/selfmanaged-certs/role.yaml");

@@ -13,7 +13,6 @@
 
 #![cfg(feature = "runtime")]
 
-use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,82 +29,17 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::crd::merge_crds;
-use kube::{Api, Client, CustomResource, CustomResourceExt, ResourceExt};
+use kube::{Api, Client, CustomResourceExt, ResourceExt};
 use kubeforge::webhook::{
     AdmissionContext, Conversion, Defaulter, Denial, Validator, Warnings, WebhookConfig,
     WebhookServer, mutate_path, validate_path,
 };
 use kubeforge_envtest::Environment;
 use rustls::pki_types::CertificateDer;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-const GROUP: &str = "webhooks.kubeforge.test";
-const WAIT_LIMIT: Duration = Duration::from_secs(90);
-
-mod v1 {
-    use super::*;
-
-    /// The hub.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
-    #[kube(
-        group = "webhooks.kubeforge.test",
-        version = "v1",
-        kind = "Gadget",
-        namespaced
-    )]
-    pub struct GadgetSpec {
-        pub image: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub replicas: Option<i32>,
-    }
-}
-
-mod v1beta1 {
-    use super::*;
-
-    /// The spoke: `size` is the hub's `replicas`.
-    #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
-    #[kube(
-        group = "webhooks.kubeforge.test",
-        version = "v1beta1",
-        kind = "Gadget",
-        namespaced
-    )]
-    pub struct GadgetSpec {
-        pub image: String,
-        pub size: i32,
-    }
-}
-
-impl From<v1beta1::Gadget> for v1::Gadget {
-    fn from(spoke: v1beta1::Gadget) -> Self {
-        let mut hub = v1::Gadget::new(
-            "",
-            v1::GadgetSpec {
-                image: spoke.spec.image,
-                replicas: Some(spoke.spec.size),
-            },
-        );
-        hub.metadata = spoke.metadata;
-        hub
-    }
-}
-
-impl From<v1::Gadget> for v1beta1::Gadget {
-    fn from(hub: v1::Gadget) -> Self {
-        let mut spoke = v1beta1::Gadget::new(
-            "",
-            v1beta1::GadgetSpec {
-                image: hub.spec.image,
-                size: hub.spec.replicas.unwrap_or(1),
-            },
-        );
-        spoke.metadata = hub.metadata;
-        spoke
-    }
-}
+mod support;
+use support::gadget::{GROUP, WAIT_LIMIT, eventually, gadget, v1, v1beta1};
 
 /// Labels every Gadget and defaults its replicas to 1.
 struct GadgetDefaulter;
@@ -283,34 +217,6 @@ async fn apply_registrations(client: &Client, port: u16, ca_pem: &str) {
         .patch(&validating.name_any(), &params, &Patch::Apply(&validating))
         .await
         .unwrap();
-}
-
-/// Retries `attempt` until it returns `Some`, for up to [`WAIT_LIMIT`].
-async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT_LIMIT;
-    loop {
-        match attempt().await {
-            Ok(value) => return value,
-            Err(last) if tokio::time::Instant::now() > deadline => {
-                panic!("gave up waiting for {what}; last: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
-}
-
-fn gadget(name: &str, image: &str) -> v1::Gadget {
-    v1::Gadget::new(
-        name,
-        v1::GadgetSpec {
-            image: image.into(),
-            replicas: None,
-        },
-    )
 }
 
 /// A dry-run create of a fresh Gadget that comes back defaulted: the

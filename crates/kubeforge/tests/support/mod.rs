@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses only part of it
 
+pub mod gadget;
+
 use std::net::SocketAddr;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
