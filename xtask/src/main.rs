@@ -6,7 +6,7 @@
 //!   templates, keeping its hand-written code.
 //! - `envtest`: build (once) the control-plane binaries, print their directory.
 //! - `demo`: the main job: the MyApp example end to end on a local control plane.
-//! - `bench [scaffold | memory [--large]]`: the measurements in
+//! - `bench [scaffold | memory [--large] [--kubebuilder]]`: the measurements in
 //!   docs/benchmarks.md and docs/memory.md.
 //! - `builtin-kinds [--check]`: regenerate crates/kubeforge-cli/src/builtin_kinds.rs
 //!   from k8s-openapi's sources.
@@ -30,6 +30,7 @@ mod bench_memory;
 mod builtin_kinds;
 mod demo;
 mod example;
+mod kubebuilder;
 
 fn main() -> std::process::ExitCode {
     match run_task() {
@@ -51,10 +52,12 @@ fn run_task() -> Result<()> {
         "bench" => match args.get(1).map(String::as_str) {
             None => bench::run(),
             Some("scaffold") => bench::scaffold_only(),
-            Some("memory") => bench_memory::run(has_flag(&args[1..], "--large")?),
+            Some("memory") => bench_memory::run(bench_memory::Options::parse(
+                args.get(2..).unwrap_or_default(),
+            )?),
             Some(other) => {
                 bail!(
-                    "unknown benchmark `{other}`; `scaffold` and `memory [--large]` are the ones that run alone"
+                    "unknown benchmark `{other}`; `scaffold` and `memory [--large] [--kubebuilder]` are the ones that run alone"
                 )
             }
         },
@@ -62,7 +65,7 @@ fn run_task() -> Result<()> {
         "builtin-kinds" => builtin_kinds::run(has_flag(&args, "--check")?),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large]   resident memory of the scaffolded manager at N = 0, 1,000, 3,000 (10,000 with --large) objects"
+                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios"
             );
             Ok(())
         }
