@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ValidatingWebhook,
-    ValidatingWebhookConfiguration, WebhookClientConfig,
+    MutatingWebhook, MutatingWebhookConfiguration, ValidatingWebhook,
+    ValidatingWebhookConfiguration,
 };
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
@@ -35,7 +35,9 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
 mod support;
-use support::gadget::{CRD_NAME, GROUP, WAIT_LIMIT, eventually, gadget, v1, v1beta1};
+use support::gadget::{
+    CRD_NAME, WAIT_LIMIT, client_config, eventually, gadget, rules, v1, v1beta1,
+};
 /// What kustomize's namePrefix would be in a project called "certs-test".
 const PREFIX: &str = "certs-test-";
 
@@ -84,26 +86,6 @@ fn validating_name() -> String {
     format!("{PREFIX}validating-webhook-configuration")
 }
 
-/// A client config for `https://127.0.0.1:<port><path>` with no caBundle:
-/// the API server trusts nothing for it until one is injected.
-fn client_config(port: u16, path: &str) -> WebhookClientConfig {
-    WebhookClientConfig {
-        url: Some(format!("https://127.0.0.1:{port}{path}")),
-        ca_bundle: None,
-        service: None,
-    }
-}
-
-fn rules() -> Option<Vec<RuleWithOperations>> {
-    Some(vec![RuleWithOperations {
-        api_groups: Some(vec![GROUP.into()]),
-        api_versions: Some(vec!["v1".into()]),
-        operations: Some(vec!["CREATE".into(), "UPDATE".into()]),
-        resources: Some(vec!["gadgets".into()]),
-        scope: None,
-    }])
-}
-
 /// The CRD (conversion at `conversion_port`), the mutating configuration
 /// (at `mutating_port`) and the validating one (at `validating_port`), all
 /// without caBundle.
@@ -128,7 +110,7 @@ async fn install(client: &Client, conversion_port: u16, mutating_port: u16, vali
     let mut mutating = MutatingWebhookConfiguration {
         webhooks: Some(vec![MutatingWebhook {
             name: "mgadget-v1.kb.io".into(),
-            client_config: client_config(mutating_port, &mutate_path::<v1::Gadget>()),
+            client_config: client_config(mutating_port, &mutate_path::<v1::Gadget>(), None),
             rules: rules(),
             side_effects: "None".into(),
             admission_review_versions: vec!["v1".into()],
@@ -145,7 +127,7 @@ async fn install(client: &Client, conversion_port: u16, mutating_port: u16, vali
     let mut validating = ValidatingWebhookConfiguration {
         webhooks: Some(vec![ValidatingWebhook {
             name: "vgadget-v1.kb.io".into(),
-            client_config: client_config(validating_port, &validate_path::<v1::Gadget>()),
+            client_config: client_config(validating_port, &validate_path::<v1::Gadget>(), None),
             rules: rules(),
             side_effects: "None".into(),
             admission_review_versions: vec!["v1".into()],

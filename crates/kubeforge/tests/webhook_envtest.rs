@@ -20,8 +20,8 @@ use std::time::Duration;
 use axum::http;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ValidatingWebhook,
-    ValidatingWebhookConfiguration, WebhookClientConfig,
+    MutatingWebhook, MutatingWebhookConfiguration, ValidatingWebhook,
+    ValidatingWebhookConfiguration,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
@@ -39,7 +39,7 @@ use rustls::pki_types::CertificateDer;
 use serde_json::json;
 
 mod support;
-use support::gadget::{GROUP, WAIT_LIMIT, eventually, gadget, v1, v1beta1};
+use support::gadget::{GROUP, WAIT_LIMIT, client_config, eventually, gadget, rules, v1, v1beta1};
 
 /// Labels every Gadget and defaults its replicas to 1.
 struct GadgetDefaulter;
@@ -129,24 +129,6 @@ fn write_certificates(dir: &Path) -> (String, CertificateDer<'static>) {
     (ca.pem(), ca.der().clone())
 }
 
-fn client_config(port: u16, path: &str, ca_pem: &str) -> WebhookClientConfig {
-    WebhookClientConfig {
-        url: Some(format!("https://127.0.0.1:{port}{path}")),
-        ca_bundle: Some(ByteString(ca_pem.as_bytes().to_vec())),
-        service: None,
-    }
-}
-
-fn rules() -> Option<Vec<RuleWithOperations>> {
-    Some(vec![RuleWithOperations {
-        api_groups: Some(vec![GROUP.into()]),
-        api_versions: Some(vec!["v1".into()]),
-        operations: Some(vec!["CREATE".into(), "UPDATE".into()]),
-        resources: Some(vec!["gadgets".into()]),
-        scope: None,
-    }])
-}
-
 /// The webhook configurations as `kubeforge manifests` will write them
 /// (Kubebuilder's names, sideEffects None, failurePolicy Fail), with a URL
 /// instead of a Service.
@@ -157,7 +139,7 @@ fn webhook_configurations(
     let mut mutating = MutatingWebhookConfiguration {
         webhooks: Some(vec![MutatingWebhook {
             name: "mgadget-v1.kb.io".into(),
-            client_config: client_config(port, &mutate_path::<v1::Gadget>(), ca_pem),
+            client_config: client_config(port, &mutate_path::<v1::Gadget>(), Some(ca_pem)),
             rules: rules(),
             side_effects: "None".into(),
             admission_review_versions: vec!["v1".into()],
@@ -170,7 +152,7 @@ fn webhook_configurations(
     let mut validating = ValidatingWebhookConfiguration {
         webhooks: Some(vec![ValidatingWebhook {
             name: "vgadget-v1.kb.io".into(),
-            client_config: client_config(port, &validate_path::<v1::Gadget>(), ca_pem),
+            client_config: client_config(port, &validate_path::<v1::Gadget>(), Some(ca_pem)),
             rules: rules(),
             side_effects: "None".into(),
             admission_review_versions: vec!["v1".into()],

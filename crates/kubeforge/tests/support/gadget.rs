@@ -7,6 +7,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use k8s_openapi::ByteString;
+use k8s_openapi::api::admissionregistration::v1::{RuleWithOperations, WebhookClientConfig};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -108,5 +110,27 @@ where
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
+    }
+}
+
+/// The admission rules of both webhooks: Gadgets, created or updated.
+pub fn rules() -> Option<Vec<RuleWithOperations>> {
+    Some(vec![RuleWithOperations {
+        api_groups: Some(vec![GROUP.into()]),
+        api_versions: Some(vec!["v1".into()]),
+        operations: Some(vec!["CREATE".into(), "UPDATE".into()]),
+        resources: Some(vec!["gadgets".into()]),
+        scope: None,
+    }])
+}
+
+/// A client config for `https://127.0.0.1:<port><path>`, trusting `ca_pem`;
+/// without one, the API server trusts nothing there until a caBundle is
+/// injected.
+pub fn client_config(port: u16, path: &str, ca_pem: Option<&str>) -> WebhookClientConfig {
+    WebhookClientConfig {
+        url: Some(format!("https://127.0.0.1:{port}{path}")),
+        ca_bundle: ca_pem.map(|pem| ByteString(pem.as_bytes().to_vec())),
+        service: None,
     }
 }
