@@ -193,7 +193,16 @@ where
         let failed = |e: String| {
             format!("cannot convert {described} from {api_version} to {desired_api_version}: {e}")
         };
-        let metadata = object.get("metadata").cloned();
+        // The API server also converts *pruned* objects: only the fields one
+        // field manager owns, without metadata, to track server-side apply
+        // ownership across versions. Go's conversions read missing fields as
+        // zero values; serde does not, so such an object is converted with
+        // empty metadata and, if it still does not make a whole object, only
+        // relabelled: it is bookkeeping and never stored.
+        let Some(metadata) = object.get("metadata").cloned() else {
+            return Ok(self.convert_pruned(object, &from, &to, desired_api_version));
+        };
+        let metadata = Some(metadata);
         let hub = match self.spokes.iter().find(|spoke| spoke.version == from) {
             Some(spoke) => (spoke.to_hub)(object).map_err(failed)?,
             None => Hub::deserialize(&object)
@@ -212,6 +221,44 @@ where
         fields.insert("kind".to_owned(), kind.into_owned().into());
         keep_metadata(metadata, fields);
         Ok(converted)
+    }
+
+    /// [`Conversion::convert`] for a pruned object (no metadata): converted
+    /// through the types when it deserializes with empty metadata, else given
+    /// the desired `apiVersion` as it is.
+    fn convert_pruned(
+        &self,
+        object: Value,
+        from: &str,
+        to: &str,
+        desired_api_version: &str,
+    ) -> Value {
+        let mut whole = object.clone();
+        if let Some(fields) = whole.as_object_mut() {
+            fields.insert("metadata".to_owned(), Value::Object(Default::default()));
+        }
+        let hub = match self.spokes.iter().find(|spoke| spoke.version == from) {
+            Some(spoke) => (spoke.to_hub)(whole).ok(),
+            None => Hub::deserialize(&whole).ok(),
+        };
+        let converted =
+            hub.and_then(
+                |hub| match self.spokes.iter().find(|spoke| spoke.version == to) {
+                    Some(spoke) => (spoke.from_hub)(hub).ok(),
+                    None => serde_json::to_value(&hub).ok(),
+                },
+            );
+        let mut converted = match converted {
+            Some(Value::Object(mut fields)) => {
+                fields.remove("metadata");
+                Value::Object(fields)
+            }
+            _ => object,
+        };
+        if let Some(fields) = converted.as_object_mut() {
+            fields.insert("apiVersion".to_owned(), desired_api_version.into());
+        }
+        converted
     }
 
     /// Answers a ConversionReview for this kind alone; the server's `/convert`

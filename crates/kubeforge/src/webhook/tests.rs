@@ -589,6 +589,44 @@ fn conversion_goes_through_the_hub_and_keeps_metadata() {
     assert_eq!(same, spoke_object(4), "the same version is left alone");
 }
 
+/// The API server converts pruned objects (the fields one manager owns, no
+/// metadata) to track server-side apply ownership across versions; seen
+/// with kube-apiserver 1.37 applying a spoke sample.
+#[test]
+fn pruned_objects_without_metadata_are_converted_as_far_as_they_go() {
+    let conversion = my_app_conversion();
+    // Whole enough for the types: converted, still without metadata.
+    let pruned = json!({
+        "apiVersion": "apps.example.com/v1beta1",
+        "kind": "MyApp",
+        "spec": {"image": "nginx", "size": 2},
+    });
+    let hub = conversion.convert(pruned, "apps.example.com/v1").unwrap();
+    assert_eq!(
+        hub,
+        json!({
+            "apiVersion": "apps.example.com/v1",
+            "kind": "MyApp",
+            "spec": {"image": "nginx", "replicas": 2},
+        })
+    );
+    // Missing a field the types require: relabelled, not refused.
+    let partial = json!({
+        "apiVersion": "apps.example.com/v1beta1",
+        "kind": "MyApp",
+        "spec": {"size": 2},
+    });
+    let relabelled = conversion.convert(partial, "apps.example.com/v1").unwrap();
+    assert_eq!(
+        relabelled,
+        json!({"apiVersion": "apps.example.com/v1", "kind": "MyApp", "spec": {"size": 2}})
+    );
+    // A whole object that does not fit is still an error.
+    let mut broken = spoke_object(1);
+    broken["spec"] = json!({"size": "two"});
+    assert!(conversion.convert(broken, "apps.example.com/v1").is_err());
+}
+
 #[test]
 fn a_conversion_review_converts_every_object_or_fails_clearly() {
     let conversion = my_app_conversion();
