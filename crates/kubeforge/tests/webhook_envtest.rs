@@ -401,20 +401,5 @@ async fn webhooks_work_through_the_api_server_and_survive_a_certificate_rotation
 async fn handshake(port: u16, ca: CertificateDer<'static>) -> Result<(), String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca).map_err(|e| e.to_string())?;
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string())
+    support::connect_trusting(port, roots).await.map(drop)
 }
