@@ -294,6 +294,10 @@ fn build_manager(
 struct Row {
     objects: u64,
     rss_mib: f64,
+    /// The anonymous part of `rss_mib` (heap, stacks), same window.
+    anon_mib: f64,
+    /// The file-backed part (the binary's code, shared libraries).
+    file_mib: f64,
     peak_mib: f64,
     sockets: u64,
     reconciled: u64,
@@ -313,6 +317,8 @@ fn parse(text: &str) -> Result<Vec<Row>> {
             Ok(Row {
                 objects: field("N")?.parse()?,
                 rss_mib: field("rss_30_40_mib")?.parse()?,
+                anon_mib: field("anon_mib")?.parse()?,
+                file_mib: field("file_mib")?.parse()?,
                 peak_mib: field("peak_mib")?.parse()?,
                 sockets: field("sockets")?.parse()?,
                 reconciled: field("reconciled")?.parse()?,
@@ -328,7 +334,7 @@ fn parse(text: &str) -> Result<Vec<Row>> {
 /// The Markdown table, plus the slope between consecutive counts.
 fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "\n| MyApps | RSS at 30-40 s | Peak RSS | Sockets | Status written in 40 s | MiB per 1,000 more |\n| --- | --- | --- | --- | --- | --- |\n",
+        "\n| MyApps | RSS at 30-40 s | Anonymous | Files | Peak RSS | Sockets | Status written in 40 s | MiB per 1,000 more |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let mut previous: Option<&Row> = None;
     for row in rows {
@@ -340,8 +346,14 @@ fn table(rows: &[Row]) -> String {
             _ => String::new(),
         };
         out.push_str(&format!(
-            "| {} | {:.1} MiB | {:.1} MiB | {} | {} | {slope} |\n",
-            row.objects, row.rss_mib, row.peak_mib, row.sockets, row.reconciled
+            "| {} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {} | {} | {slope} |\n",
+            row.objects,
+            row.rss_mib,
+            row.anon_mib,
+            row.file_mib,
+            row.peak_mib,
+            row.sockets,
+            row.reconciled
         ));
         previous = Some(row);
     }
@@ -477,13 +489,19 @@ async fn main() -> anyhow::Result<()> {
             .stdout(std::process::Stdio::null())
             .spawn()?;
         let pid = child.id();
+        // RSS, and its two parts: anonymous memory (heap, stacks) and
+        // pages of files (mostly the binary's own code).
         let mut samples = Vec::new();
-        for _ in 0..seconds {
+        let mut parts = Vec::new();
+        for second in 0..seconds {
             tokio::time::sleep(Duration::from_secs(1)).await;
             if let Ok(Some(status)) = child.try_wait() {
                 anyhow::bail!("the manager exited early: {status}");
             }
             samples.push(status_kib(pid, "VmRSS:")?);
+            if second >= 30 || seconds <= 30 {
+                parts.push((status_kib(pid, "RssAnon:")?, status_kib(pid, "RssFile:")?));
+            }
         }
         let hwm = status_kib(pid, "VmHWM:")?;
         let threads = status_kib(pid, "Threads:")?;
@@ -496,6 +514,10 @@ async fn main() -> anyhow::Result<()> {
         let late: Vec<u64> = samples.iter().copied().skip(30).collect();
         let late = if late.is_empty() { samples.clone() } else { late };
         let avg = late.iter().sum::<u64>() as f64 / late.len().max(1) as f64;
+        let mean = |part: fn(&(u64, u64)) -> u64| {
+            parts.iter().map(part).sum::<u64>() as f64 / parts.len().max(1) as f64 / 1024.0
+        };
+        let (anon, file) = (mean(|p| p.0), mean(|p| p.1));
         let reconciled = api
             .list(&ListParams::default())
             .await?
@@ -505,7 +527,7 @@ async fn main() -> anyhow::Result<()> {
             .count();
         let series: Vec<String> = samples.iter().map(|k| format!("{:.0}", *k as f64 / 1024.0)).collect();
         println!(
-            "N={n} rss_30_40_mib={:.1} peak_mib={:.1} threads={threads} sockets={sockets} reconciled={reconciled} create_s={:.1} series=[{}]",
+            "N={n} rss_30_40_mib={:.1} anon_mib={anon:.1} file_mib={file:.1} peak_mib={:.1} threads={threads} sockets={sockets} reconciled={reconciled} create_s={:.1} series=[{}]",
             avg / 1024.0,
             hwm as f64 / 1024.0,
             created.as_secs_f64(),
@@ -541,15 +563,15 @@ mod tests {
     #[test]
     fn parses_the_driver_and_reports_slopes() {
         let rows = parse(
-            "noise\nN=1000 rss_30_40_mib=20.0 peak_mib=21.5 threads=3 sockets=8 reconciled=1000 create_s=1.0 series=[1]\n\
-             N=3000 rss_30_40_mib=24.0 peak_mib=25.0 threads=3 sockets=8 reconciled=2000 create_s=3.0 series=[1]\n",
+            "noise\nN=1000 rss_30_40_mib=20.0 anon_mib=11.0 file_mib=9.0 peak_mib=21.5 threads=3 sockets=8 reconciled=1000 create_s=1.0 series=[1]\n\
+             N=3000 rss_30_40_mib=24.0 anon_mib=15.0 file_mib=9.0 peak_mib=25.0 threads=3 sockets=8 reconciled=2000 create_s=3.0 series=[1]\n",
         )
         .unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].reconciled, 2000);
         let table = table(&rows);
         assert!(
-            table.contains("| 3000 | 24.0 MiB | 25.0 MiB | 8 | 2000 | 2.0 |"),
+            table.contains("| 3000 | 24.0 MiB | 15.0 MiB | 9.0 MiB | 25.0 MiB | 8 | 2000 | 2.0 |"),
             "{table}"
         );
         assert!(parse("nothing").is_err());
@@ -560,6 +582,8 @@ mod tests {
         Row {
             objects,
             rss_mib,
+            anon_mib: rss_mib,
+            file_mib: 0.0,
             peak_mib: rss_mib,
             sockets: 8,
             reconciled: 0,

@@ -44,6 +44,7 @@
 //! | `leader_election` | the Lease: acquire, renew, lose, release |
 //! | `client` | the Kubernetes client from `--kubeconfig` or the environment |
 //! | `logging` | the tracing subscriber from `--log-level` / `--log-format` |
+//! | `process` | [`runtime`]: tokio's runtime, built after limiting malloc's arenas |
 //! | `signals` | SIGTERM / SIGINT |
 //! | `error` | [`ManagerError`] |
 //! | `http` | the `/healthz`, `/readyz` and `/metrics` servers (TLS shared with webhooks in `crate::tls`) |
@@ -61,6 +62,7 @@ mod limits;
 mod logging;
 mod metrics;
 mod metrics_auth;
+mod process;
 mod run;
 mod setup;
 mod signals;
@@ -82,4 +84,5 @@ pub use limits::{
     DEFAULT_KUBE_API_BURST, DEFAULT_KUBE_API_QPS, DEFAULT_MAX_CONCURRENT_RECONCILES, LimitArgs,
 };
 pub use metrics::{ControllerMetrics, ReconcileResult};
+pub use process::{MALLOC_ARENA_MAX_ENV, runtime};
 pub use setup::Manager;

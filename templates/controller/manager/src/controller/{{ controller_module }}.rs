@@ -2,7 +2,6 @@
 //! reconciles each one towards what it asks for.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt as _;
 use kubeforge::backoff::Backoffs;
@@ -81,8 +80,8 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
 }
 
 /// Brings the world in line with one {{ kind }}. Called whenever it (or
-/// anything the controller watches for it) changes, and again after the
-/// returned delay.
+/// anything the controller watches for it) changes; a failed reconcile is
+/// retried after [`error_policy`]'s delay.
 pub async fn reconcile(object: Arc<{{ kind }}>, state: Arc<State>) -> Result<Action, Error> {
     state
         .metrics
@@ -91,7 +90,10 @@ pub async fn reconcile(object: Arc<{{ kind }}>, state: Arc<State>) -> Result<Act
             // change the difference.
             tracing::info!(name = %object.name_any(), namespace = ?object.namespace(), "reconciling {{ kind }}");
             state.backoffs.reset(&object);
-            Ok(Action::requeue(Duration::from_secs(300)))
+            // Nothing to do until something changes: the watches trigger
+            // the next reconcile, as in Kubebuilder. Return
+            // `Action::requeue(delay)` to poll what cannot be watched.
+            Ok(Action::await_change())
 {% else %}            // TODO(user): compare object.spec with the world and change the
             // difference (create or update owned objects, call APIs ...).
 
@@ -117,7 +119,10 @@ pub async fn reconcile(object: Arc<{{ kind }}>, state: Arc<State>) -> Result<Act
                 .await?;
             }
             state.backoffs.reset(&object);
-            Ok(Action::requeue(Duration::from_secs(300)))
+            // Nothing to do until something changes: the watches trigger
+            // the next reconcile, as in Kubebuilder. Return
+            // `Action::requeue(delay)` to poll what cannot be watched.
+            Ok(Action::await_change())
 {% endif %}        })
         .await
 }
