@@ -32,9 +32,15 @@ struct Cli {
     manager: ManagerArgs,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // tokio's multi-threaded runtime, started after kubeforge limits the
+    // allocator to one arena: an operator's memory stays small at thousands
+    // of objects (see kubeforge's docs/memory.md).
+    kubeforge::manager::runtime()?.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut manager = Manager::new(cli.manager, "myapp.example.com").await?;
     manager.add_controller("my_app", controller::my_app::run);
     // +kubeforge:scaffold:controllers

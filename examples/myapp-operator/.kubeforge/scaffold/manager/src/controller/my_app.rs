@@ -16,7 +16,6 @@
 //! reconciles each one towards what it asks for.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt as _;
 use kubeforge::backoff::Backoffs;
@@ -81,8 +80,8 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
 }
 
 /// Brings the world in line with one MyApp. Called whenever it (or
-/// anything the controller watches for it) changes, and again after the
-/// returned delay.
+/// anything the controller watches for it) changes; a failed reconcile is
+/// retried after [`error_policy`]'s delay.
 pub async fn reconcile(object: Arc<MyApp>, state: Arc<State>) -> Result<Action, Error> {
     state
         .metrics
@@ -112,7 +111,10 @@ pub async fn reconcile(object: Arc<MyApp>, state: Arc<State>) -> Result<Action, 
                 .await?;
             }
             state.backoffs.reset(&object);
-            Ok(Action::requeue(Duration::from_secs(300)))
+            // Nothing to do until something changes: the watches trigger
+            // the next reconcile, as in Kubebuilder. Return
+            // `Action::requeue(delay)` to poll what cannot be watched.
+            Ok(Action::await_change())
         })
         .await
 }
