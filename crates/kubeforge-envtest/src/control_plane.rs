@@ -10,11 +10,10 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::Api;
 use tempfile::TempDir;
 
 use crate::Error;
+use crate::api::ApiClient;
 use crate::assets::Assets;
 use crate::certs::PkiFiles;
 use crate::environment::ProcessIds;
@@ -171,7 +170,7 @@ impl ControlPlane {
     }
 
     /// Stops kube-apiserver, starts it again with the same flags, and waits until it serves.
-    pub(crate) async fn restart_api_server(&mut self, probe: &kube::Client) -> Result<(), Error> {
+    pub(crate) async fn restart_api_server(&mut self, api: &ApiClient) -> Result<(), Error> {
         if let Some(mut old) = self.apiserver.take() {
             // Stopping blocks until the process exits (SIGTERM, then SIGKILL after a grace
             // period); keep that off the async runtime's worker threads.
@@ -180,21 +179,20 @@ impl ControlPlane {
                 .map_err(|e| Error::Start(format!("stopping kube-apiserver failed: {e}")))?;
         }
         self.apiserver = Some(self.apiserver_spec.start()?);
-        self.wait_until_ready(probe).await
+        self.wait_until_ready(api).await
     }
 
-    /// Waits until kube-apiserver is ready and serves the `default` namespace. `probe` must
-    /// not retry requests itself (see [`probe_client`]).
-    pub(crate) async fn wait_until_ready(&mut self, probe: &kube::Client) -> Result<(), Error> {
+    /// Waits until kube-apiserver is ready and serves the `default` namespace.
+    pub(crate) async fn wait_until_ready(&mut self, api: &ApiClient) -> Result<(), Error> {
+        // A probe must fail fast instead of being retried: a retried one would outlast its
+        // per-check timeout.
+        let probe = api.probe(CHECK_TIMEOUT);
         // /readyz includes the RBAC bootstrap and CRD informers, so everything after works.
         self.wait_until("kube-apiserver /readyz", || {
             let probe = probe.clone();
             async move {
-                let request = http::Request::get("/readyz")
-                    .body(Vec::new())
-                    .map_err(|e| e.to_string())?;
                 probe
-                    .request_text(request)
+                    .get_text("/readyz")
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())
@@ -202,10 +200,10 @@ impl ControlPlane {
         })
         .await?;
         self.wait_until("the default namespace", || {
-            let namespaces: Api<Namespace> = Api::all(probe.clone());
+            let probe = probe.clone();
             async move {
-                namespaces
-                    .get("default")
+                probe
+                    .get("/api/v1/namespaces/default")
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())
@@ -280,14 +278,6 @@ impl Drop for ControlPlane {
             }
         }
     }
-}
-
-/// A client whose requests fail fast instead of being retried inside the client, for
-/// readiness probes: a retried probe would outlast its per-check timeout.
-pub(crate) fn probe_client(config: &kube::Config) -> Result<kube::Client, Error> {
-    let mut probe_config = config.clone();
-    probe_config.default_retry = false;
-    kube::Client::try_from(probe_config).map_err(|e| Error::kube("building the admin client", e))
 }
 
 /// `n` distinct free loopback ports. All listeners are held until every port is chosen so

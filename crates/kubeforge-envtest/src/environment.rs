@@ -1,13 +1,18 @@
 //! The public face of a control plane: [`EnvironmentBuilder`] collects what to start with,
-//! [`Environment`] hands out clients and kubeconfigs. The work is done by
-//! `control_plane` (processes), `kubeconfig` (admin access), `crds` (CRD installation) and
-//! `webhooks` (webhook configurations pointed at the test's own server).
+//! [`Environment`] hands out kubeconfigs and, with the `client` feature, clients. The work
+//! is done by `control_plane` (processes), `kubeconfig` (admin access), `crds` (CRD
+//! installation) and `webhooks` (webhook configurations pointed at the test's own server),
+//! the last two through `api`, the same with or without `client`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+#[cfg(feature = "client")]
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
+#[cfg(feature = "client")]
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+#[cfg(feature = "client")]
 use kube::config::Kubeconfig;
 
 use crate::Error;
@@ -16,7 +21,9 @@ use crate::certs::Pki;
 use crate::control_plane::{self, ControlPlane};
 use crate::crds;
 use crate::kubeconfig::AdminKubeconfig;
-use crate::manifests;
+use crate::manifests::{self, Object};
+#[cfg(feature = "client")]
+use crate::namespaces;
 use crate::shared::{self, SharedPlane};
 use crate::webhooks::{self, WebhookInstall, WebhookServer};
 
@@ -40,6 +47,7 @@ pub struct ProcessIds {
 #[must_use]
 pub struct EnvironmentBuilder {
     crd_dirs: Vec<PathBuf>,
+    #[cfg(feature = "client")]
     crds: Vec<CustomResourceDefinition>,
     assets: Option<Assets>,
     data_dir_parent: Option<PathBuf>,
@@ -61,6 +69,7 @@ impl EnvironmentBuilder {
 
     /// Installs these CRDs (e.g. from `MyKind::crd()`), after those from [`Self::crd_dir`],
     /// for tests that want the CRDs the code defines rather than files on disk.
+    #[cfg(feature = "client")]
     pub fn crds(mut self, crds: impl IntoIterator<Item = CustomResourceDefinition>) -> Self {
         self.crds.extend(crds);
         self
@@ -124,18 +133,14 @@ impl EnvironmentBuilder {
     /// A start that fails because of a lost race for a free port, or a machine too busy to
     /// start in time, is retried a few times; any other failure is returned at once with
     /// the failing process's last log lines. Nothing is left running or on disk on error.
-    pub async fn start(self) -> Result<Environment, Error> {
+    pub async fn start(mut self) -> Result<Environment, Error> {
         let began = Instant::now();
-        let assets = match self.assets {
+        let assets = match self.assets.take() {
             Some(a) => a,
             None => assets::find_or_download().await?,
         };
         // Parse everything first: a bad manifest is not worth starting processes for.
-        let mut crds = Vec::new();
-        for dir in &self.crd_dirs {
-            crds.extend(manifests::read_crd_dir(dir)?);
-        }
-        crds.extend(self.crds);
+        let mut crds = self.read_crds()?;
         let parent = self.data_dir_parent.as_deref();
         let (webhook_configs, conversion_crds) = match self.webhooks {
             Some(install) => {
@@ -150,13 +155,14 @@ impl EnvironmentBuilder {
 
         let launched = control_plane::retry_start(|| launch(&assets, parent)).await?;
         let mut env = Environment::new(
+            #[cfg(feature = "client")]
             launched.client,
             Arc::new(launched.admin),
             Plane::Private(Box::new(launched.plane)),
         );
-        crds::install(&env.client, &crds).await?;
+        crds::install(&env.admin.api, &crds).await?;
         if let Some((server, configs)) = webhook_configs {
-            webhooks::install(&env.client, &configs).await?;
+            webhooks::install(&env.admin.api, &configs).await?;
             log_webhooks(&server, &configs);
             env.webhook = Some(Arc::new(server));
             env.conversion_crds = conversion_crds;
@@ -174,10 +180,11 @@ impl EnvironmentBuilder {
     /// first call, installs this builder's CRDs and webhook configurations on it, and
     /// returns a handle for one test. A test binary pays for one start, not one per test.
     ///
-    /// The handle has its own client (built in the calling test's runtime) and its own
-    /// namespace ([`Environment::namespace`]); [`Environment::stop`] empties and deletes
-    /// that namespace and leaves the control plane running for the other tests. The plane
-    /// is stopped and its data dir removed when the test process exits.
+    /// With the `client` feature, the handle has its own client (built in the calling test's
+    /// runtime) and its own namespace (`Environment::namespace`); [`Environment::stop`]
+    /// empties and deletes that namespace and leaves the control plane running for the
+    /// other tests. The plane is stopped and its data dir removed when the test process
+    /// exits.
     ///
     /// Cluster-scoped objects are shared by every test of the process: CRDs, webhook
     /// configurations, ClusterRoles, namespaces other than the handle's own. CRDs and
@@ -194,17 +201,17 @@ impl EnvironmentBuilder {
     pub async fn start_shared(self) -> Result<Environment, Error> {
         let began = Instant::now();
         // Parse everything first, as `start` does.
-        let mut crds = Vec::new();
-        for dir in &self.crd_dirs {
-            crds.extend(manifests::read_crd_dir(dir)?);
-        }
-        crds.extend(self.crds);
+        let mut crds = self.read_crds()?;
         let webhooks = self.webhooks.map(WebhookInstall::load).transpose()?;
 
         let plane = shared::get(self.assets, self.data_dir_parent).await?;
-        let client = kube::Client::try_from(plane.admin.config.clone())
-            .map_err(|e| Error::kube("building the admin client", e))?;
-        let mut env = Environment::new(client, plane.admin.clone(), Plane::Shared(plane));
+        let mut env = Environment::new(
+            #[cfg(feature = "client")]
+            kube::Client::try_from(plane.admin.config.clone())
+                .map_err(|e| Error::kube("building the admin client", e))?,
+            plane.admin.clone(),
+            Plane::Shared(plane),
+        );
         let configs = match webhooks {
             Some((mut configs, conversion)) => {
                 let server = plane.webhook_server()?;
@@ -222,9 +229,9 @@ impl EnvironmentBuilder {
             let all = plane.add_conversion_crds(&[]);
             server.rewrite_crds(&mut crds, &all, false)?;
         }
-        crds::install(&env.client, &crds).await?;
+        crds::install(&env.admin.api, &crds).await?;
         if let (Some(configs), Some(server)) = (&configs, &env.webhook) {
-            webhooks::install(&env.client, configs).await?;
+            webhooks::install(&env.admin.api, configs).await?;
             log_webhooks(server, configs);
         }
         tracing::debug!(
@@ -234,6 +241,26 @@ impl EnvironmentBuilder {
             "envtest shared control plane handle ready"
         );
         Ok(env)
+    }
+
+    /// The CRDs of [`Self::crd_dir`]'s directories, then those given in code.
+    fn read_crds(&self) -> Result<Vec<Object>, Error> {
+        let mut crds = Vec::new();
+        for dir in &self.crd_dirs {
+            crds.extend(manifests::read_crd_dir(dir)?);
+        }
+        #[cfg(feature = "client")]
+        for crd in &self.crds {
+            let doc = serde_json::to_value(crd).map_err(|e| {
+                Error::Object(format!(
+                    "encoding a CustomResourceDefinition given in code: {e}"
+                ))
+            })?;
+            crds.push(Object::crd(doc).map_err(|e| {
+                Error::Object(format!("a CustomResourceDefinition given in code: {e}"))
+            })?);
+        }
+        Ok(crds)
     }
 }
 
@@ -247,11 +274,12 @@ fn log_webhooks(server: &WebhookServer, configs: &manifests::WebhookConfiguratio
     );
 }
 
-/// What one start attempt made: the processes, the admin kubeconfig and a client (bound to
-/// the runtime the attempt ran on).
+/// What one start attempt made: the processes, the admin kubeconfig and, with `client`, a
+/// kube client (bound to the runtime the attempt ran on).
 pub(crate) struct Launched {
     pub(crate) plane: ControlPlane,
     pub(crate) admin: AdminKubeconfig,
+    #[cfg(feature = "client")]
     pub(crate) client: kube::Client,
 }
 
@@ -261,14 +289,14 @@ pub(crate) async fn launch(assets: &Assets, parent: Option<&Path>) -> Result<Lau
     let pki = Pki::generate()?;
     let mut plane = ControlPlane::launch(assets, parent, |dir| pki.write_files(dir)).await?;
     let admin = AdminKubeconfig::write(plane.data_dir(), plane.server_url(), &pki).await?;
-    // Probes must fail fast instead of being retried inside the client.
-    let probe = control_plane::probe_client(&admin.config)?;
+    #[cfg(feature = "client")]
     let client = kube::Client::try_from(admin.config.clone())
         .map_err(|e| Error::kube("building the admin client", e))?;
-    plane.wait_until_ready(&probe).await?;
+    plane.wait_until_ready(&admin.api).await?;
     Ok(Launched {
         plane,
         admin,
+        #[cfg(feature = "client")]
         client,
     })
 }
@@ -289,9 +317,10 @@ enum Plane {
 /// certificates and data directory, so any number can run side by side.
 ///
 /// From [`EnvironmentBuilder::start_shared`], it is a handle on the test process's one
-/// shared control plane, with its own client and namespace; stopping it deletes the
-/// namespace and leaves the plane running.
+/// shared control plane, with (feature `client`) its own client and namespace; stopping it
+/// deletes the namespace and leaves the plane running.
 pub struct Environment {
+    #[cfg(feature = "client")]
     client: kube::Client,
     admin: Arc<AdminKubeconfig>,
     plane: Plane,
@@ -300,8 +329,10 @@ pub struct Environment {
     /// CRDs the test asked to convert through the webhook server, for later installs.
     conversion_crds: Vec<String>,
     /// The test's namespace, created on the first [`Environment::namespace`] call.
+    #[cfg(feature = "client")]
     namespace: tokio::sync::OnceCell<String>,
     /// Every namespace made by this handle, deleted by [`Environment::stop`] on a shared plane.
+    #[cfg(feature = "client")]
     namespaces: Mutex<Vec<String>>,
 }
 
@@ -321,14 +352,21 @@ impl std::fmt::Debug for Environment {
 }
 
 impl Environment {
-    fn new(client: kube::Client, admin: Arc<AdminKubeconfig>, plane: Plane) -> Self {
+    fn new(
+        #[cfg(feature = "client")] client: kube::Client,
+        admin: Arc<AdminKubeconfig>,
+        plane: Plane,
+    ) -> Self {
         Environment {
+            #[cfg(feature = "client")]
             client,
             admin,
             plane,
             webhook: None,
             conversion_crds: Vec::new(),
+            #[cfg(feature = "client")]
             namespace: tokio::sync::OnceCell::new(),
+            #[cfg(feature = "client")]
             namespaces: Mutex::new(Vec::new()),
         }
     }
@@ -362,6 +400,7 @@ impl Environment {
     ///
     /// Clients still default to the `default` namespace (as the kubeconfig file says), so
     /// name this one explicitly (`Api::namespaced(client, env.namespace().await?)`).
+    #[cfg(feature = "client")]
     pub async fn namespace(&self) -> Result<&str, Error> {
         self.namespace
             .get_or_try_init(|| self.new_namespace())
@@ -371,9 +410,10 @@ impl Environment {
 
     /// Creates one more namespace unique to this test, for tests that need several (e.g.
     /// across-namespace references); deleted by [`Self::stop`] like [`Self::namespace`].
+    #[cfg(feature = "client")]
     pub async fn new_namespace(&self) -> Result<String, Error> {
-        let name = shared::unique_namespace_name();
-        shared::create_namespace(&self.client, &name).await?;
+        let name = namespaces::unique_name();
+        namespaces::create(&self.client, &name).await?;
         self.namespaces
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -384,12 +424,14 @@ impl Environment {
     /// A client authenticated as `admin` (group `system:masters`: bypasses RBAC), for test
     /// setup and assertions. To test what the operator itself may do, use
     /// [`Self::service_account_client`].
+    #[cfg(feature = "client")]
     pub fn client(&self) -> kube::Client {
         self.client.clone()
     }
 
     /// The admin client configuration, to build clients with other settings (timeouts,
     /// impersonation, a different default namespace).
+    #[cfg(feature = "client")]
     pub fn config(&self) -> kube::Config {
         self.admin.config.clone()
     }
@@ -403,6 +445,7 @@ impl Environment {
 
     /// The same kubeconfig, parsed, for code that wants to pass it on without reading the
     /// file.
+    #[cfg(feature = "client")]
     pub fn kubeconfig(&self) -> Kubeconfig {
         self.admin.kubeconfig.clone()
     }
@@ -444,9 +487,8 @@ impl Environment {
     /// Only for a private plane ([`EnvironmentBuilder::start`]): on a shared one, the
     /// restart would break every other test's watches, so it is refused.
     pub async fn restart_api_server(&mut self) -> Result<(), Error> {
-        let probe = control_plane::probe_client(&self.admin.config)?;
         match &mut self.plane {
-            Plane::Private(plane) => plane.restart_api_server(&probe).await,
+            Plane::Private(plane) => plane.restart_api_server(&self.admin.api).await,
             Plane::Shared(_) => Err(Error::Start(
                 "restart_api_server needs a private control plane, and this one is shared; start this test's with Environment::builder()...start()".into(),
             )),
@@ -463,7 +505,7 @@ impl Environment {
         if let Some(server) = &self.webhook {
             server.rewrite_crds(&mut crds, &self.conversion_crds, false)?;
         }
-        crds::install(&self.client, &crds).await?;
+        crds::install(&self.admin.api, &crds).await?;
         Ok(crds.len())
     }
 
@@ -487,21 +529,28 @@ impl Environment {
     /// test) leaves its namespace until the process exits.
     pub async fn stop(self) {
         if let Plane::Shared(_) = self.plane {
-            let namespaces = std::mem::take(
-                &mut *self
-                    .namespaces
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
-            for namespace in namespaces {
-                if let Err(e) = shared::delete_namespace(&self.client, &namespace).await {
-                    tracing::warn!(%namespace, error = %e, "could not delete the test's namespace");
-                }
-            }
+            #[cfg(feature = "client")]
+            self.delete_namespaces().await;
             return;
         }
         if let Err(e) = tokio::task::spawn_blocking(move || drop(self)).await {
             tracing::warn!(error = %e, "envtest shutdown task failed");
+        }
+    }
+
+    /// Deletes the namespaces this handle made; a failure is logged.
+    #[cfg(feature = "client")]
+    async fn delete_namespaces(&self) {
+        let namespaces = std::mem::take(
+            &mut *self
+                .namespaces
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for namespace in namespaces {
+            if let Err(e) = namespaces::delete(&self.client, &namespace).await {
+                tracing::warn!(%namespace, error = %e, "could not delete the test's namespace");
+            }
         }
     }
 }

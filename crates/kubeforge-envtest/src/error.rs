@@ -104,10 +104,12 @@ pub enum Error {
     Certificate(#[from] rcgen::Error),
 
     /// The generated kubeconfig could not be loaded by kube.
+    #[cfg(feature = "client")]
     #[error("loading the generated kubeconfig: {0}")]
     Kubeconfig(#[from] kube::config::KubeconfigError),
 
-    /// A Kubernetes API call failed.
+    /// A Kubernetes API call made with kube failed (namespaces, RBAC, building clients).
+    #[cfg(feature = "client")]
     #[error("{context}: {source}")]
     Kube {
         /// What was being done.
@@ -116,6 +118,23 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+
+    /// A request this crate makes itself (readiness, installing CRDs and webhook
+    /// configurations) failed.
+    #[error("{context}: {message}")]
+    Api {
+        /// What was being done.
+        context: String,
+        /// The HTTP status the API server answered with; `None` when there was no answer.
+        code: Option<u16>,
+        /// What went wrong: the status and the API server's message, or why nothing answered.
+        message: String,
+    },
+
+    /// A CRD or webhook configuration given in code cannot be sent (it has no name, or does
+    /// not encode), or the kubeconfig does not encode.
+    #[error("{0}")]
+    Object(String),
 
     /// etcd or kube-apiserver exited or did not become ready in time.
     #[error("{0}")]
@@ -148,6 +167,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "client")]
     pub(crate) fn kube(context: impl Into<String>, source: kube::Error) -> Self {
         Error::Kube {
             context: context.into(),

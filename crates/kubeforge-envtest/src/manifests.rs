@@ -2,10 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
-};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use serde::Deserialize;
 use serde_json::Value;
 use walkdir::WalkDir;
 
@@ -42,22 +39,188 @@ pub(crate) fn kind(doc: &Value) -> &str {
     doc.get("kind").and_then(Value::as_str).unwrap_or_default()
 }
 
+fn api_version(doc: &Value) -> &str {
+    doc.get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// A Kubernetes object as it is sent to the API server: the document exactly as written
+/// (unknown fields and all, as `kubectl apply` sends a file), with its name.
+///
+/// Objects are JSON rather than k8s-openapi types so that installing them needs no kube
+/// (see `api`). What this crate reads or rewrites in them is checked when they are read
+/// ([`Object::crd`], [`Object::webhook_configuration`]); the API server validates the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Object {
+    pub(crate) name: String,
+    pub(crate) doc: Value,
+}
+
+/// The API version of CustomResourceDefinitions, the only one kube-apiserver 1.22+ serves.
+pub(crate) const APIEXTENSIONS_V1: &str = "apiextensions.k8s.io/v1";
+
+/// The only API version of the webhook configuration kinds that kube-apiserver 1.22+ serves.
+pub(crate) const ADMISSION_V1: &str = "admissionregistration.k8s.io/v1";
+
+/// The fields of a CustomResourceDefinition this crate reads: its name, and what it takes to
+/// list each served version (`crds`).
+#[derive(Deserialize)]
+pub(crate) struct CrdView {
+    pub(crate) metadata: Metadata,
+    pub(crate) spec: CrdSpec,
+    #[serde(default)]
+    pub(crate) status: Option<CrdStatus>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Metadata {
+    pub(crate) name: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CrdSpec {
+    pub(crate) group: String,
+    pub(crate) names: CrdNames,
+    pub(crate) versions: Vec<CrdVersion>,
+    /// Read only by `webhooks`, as JSON; checked here.
+    #[serde(default, rename = "conversion")]
+    _conversion: Option<shape::Conversion>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CrdNames {
+    pub(crate) kind: String,
+    pub(crate) plural: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CrdVersion {
+    pub(crate) name: String,
+    pub(crate) served: bool,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CrdStatus {
+    #[serde(default)]
+    pub(crate) conditions: Vec<Condition>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Condition {
+    #[serde(rename = "type")]
+    pub(crate) type_: String,
+    pub(crate) status: String,
+}
+
+/// Documents whose shape is checked but whose fields this crate reads as JSON (`webhooks`
+/// rewrites client configurations in place), so a wrongly typed one is refused with its
+/// file's name when read instead of half rewritten.
+mod shape {
+    #![allow(dead_code)] // the fields are only deserialized, which is the check
+
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub(super) struct WebhookConfiguration {
+        pub(super) metadata: super::Metadata,
+        #[serde(default)]
+        webhooks: Option<Vec<Webhook>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Webhook {
+        name: String,
+        #[serde(rename = "clientConfig")]
+        client_config: ClientConfig,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Conversion {
+        strategy: String,
+        #[serde(default)]
+        webhook: Option<ConversionWebhook>,
+    }
+
+    #[derive(Deserialize)]
+    struct ConversionWebhook {
+        #[serde(rename = "clientConfig", default)]
+        client_config: Option<ClientConfig>,
+        #[serde(rename = "conversionReviewVersions", default)]
+        conversion_review_versions: Option<Vec<String>>,
+    }
+
+    #[derive(Deserialize)]
+    struct ClientConfig {
+        #[serde(default)]
+        url: Option<String>,
+        #[serde(default)]
+        service: Option<ServiceReference>,
+        #[serde(rename = "caBundle", default)]
+        ca_bundle: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    struct ServiceReference {
+        #[serde(default)]
+        path: Option<String>,
+    }
+}
+
+impl Object {
+    /// `doc` as a CustomResourceDefinition, or what is wrong with it (one line).
+    pub(crate) fn crd(doc: Value) -> Result<Object, String> {
+        const KIND: &str = "CustomResourceDefinition";
+        check_type(&doc, KIND, APIEXTENSIONS_V1)?;
+        let view = CrdView::deserialize(&doc).map_err(|e| format!("invalid {KIND}: {e}"))?;
+        Ok(Object {
+            name: view.metadata.name,
+            doc,
+        })
+    }
+
+    /// `doc` as a webhook configuration of `kind` (`MutatingWebhookConfiguration` or
+    /// `ValidatingWebhookConfiguration`), or what is wrong with it (one line).
+    pub(crate) fn webhook_configuration(doc: Value, kind: &str) -> Result<Object, String> {
+        check_type(&doc, kind, ADMISSION_V1)?;
+        let view = shape::WebhookConfiguration::deserialize(&doc)
+            .map_err(|e| format!("invalid {kind}: {e}"))?;
+        Ok(Object {
+            name: view.metadata.name,
+            doc,
+        })
+    }
+}
+
+/// Errors unless `doc` is a `kind` of `api_version`, the version kube-apiserver serves.
+fn check_type(doc: &Value, kind: &str, api_version: &str) -> Result<(), String> {
+    let found_kind = self::kind(doc);
+    if found_kind != kind {
+        return Err(format!("expected a {kind}, found kind {found_kind:?}"));
+    }
+    let found = self::api_version(doc);
+    if found != api_version {
+        return Err(format!(
+            "{kind} has apiVersion {found:?}; only {api_version} is served by kube-apiserver"
+        ));
+    }
+    Ok(())
+}
+
 /// Every CRD in the manifest files directly inside `dir` (sorted by file name, so install
 /// order is deterministic). Documents of other kinds are ignored: a CRD directory may
 /// also hold a kustomization.yaml.
-pub(crate) fn read_crd_dir(dir: &Path) -> Result<Vec<CustomResourceDefinition>, Error> {
+pub(crate) fn read_crd_dir(dir: &Path) -> Result<Vec<Object>, Error> {
     let mut crds = Vec::new();
     for file in manifest_files(dir, "CRD")? {
         for doc in read_documents(&file)? {
             if kind(&doc) != "CustomResourceDefinition" {
                 continue;
             }
-            let crd: CustomResourceDefinition =
-                serde_json::from_value(doc).map_err(|e| Error::Manifest {
-                    path: file.clone(),
-                    message: format!("invalid CustomResourceDefinition: {e}"),
-                })?;
-            crds.push(crd);
+            crds.push(Object::crd(doc).map_err(|message| Error::Manifest {
+                path: file.clone(),
+                message,
+            })?);
         }
     }
     Ok(crds)
@@ -66,12 +229,9 @@ pub(crate) fn read_crd_dir(dir: &Path) -> Result<Vec<CustomResourceDefinition>, 
 /// The webhook configurations found in a directory, in file-name order.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct WebhookConfigurations {
-    pub mutating: Vec<MutatingWebhookConfiguration>,
-    pub validating: Vec<ValidatingWebhookConfiguration>,
+    pub mutating: Vec<Object>,
+    pub validating: Vec<Object>,
 }
-
-/// The only API version of the webhook configuration kinds that kube-apiserver 1.22+ serves.
-const ADMISSION_V1: &str = "admissionregistration.k8s.io/v1";
 
 /// Every MutatingWebhookConfiguration and ValidatingWebhookConfiguration in the manifest
 /// files directly inside `dir` (as [`read_crd_dir`] reads CRDs). Other kinds are ignored: a
@@ -81,34 +241,17 @@ pub(crate) fn read_webhook_dir(dir: &Path) -> Result<WebhookConfigurations, Erro
     for file in manifest_files(dir, "webhook")? {
         for doc in read_documents(&file)? {
             let kind = kind(&doc).to_owned();
-            if kind != "MutatingWebhookConfiguration" && kind != "ValidatingWebhookConfiguration" {
-                continue;
-            }
-            let api_version = doc
-                .get("apiVersion")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if api_version != ADMISSION_V1 {
-                return Err(Error::Manifest {
-                    path: file.clone(),
-                    message: format!(
-                        "{kind} has apiVersion {api_version:?}; only {ADMISSION_V1} is served by kube-apiserver"
-                    ),
-                });
-            }
-            let invalid = |e: serde_json::Error| Error::Manifest {
-                path: file.clone(),
-                message: format!("invalid {kind}: {e}"),
+            let list = match kind.as_str() {
+                "MutatingWebhookConfiguration" => &mut found.mutating,
+                "ValidatingWebhookConfiguration" => &mut found.validating,
+                _ => continue,
             };
-            if kind == "MutatingWebhookConfiguration" {
-                found
-                    .mutating
-                    .push(serde_json::from_value(doc).map_err(invalid)?);
-            } else {
-                found
-                    .validating
-                    .push(serde_json::from_value(doc).map_err(invalid)?);
-            }
+            list.push(
+                Object::webhook_configuration(doc, &kind).map_err(|message| Error::Manifest {
+                    path: file.clone(),
+                    message,
+                })?,
+            );
         }
     }
     Ok(found)
@@ -173,10 +316,7 @@ mod tests {
         )
         .expect("write");
         let crds = read_crd_dir(dir.path()).expect("read");
-        let names: Vec<_> = crds
-            .iter()
-            .filter_map(|c| c.metadata.name.clone())
-            .collect();
+        let names: Vec<_> = crds.iter().map(|c| c.name.clone()).collect();
         assert_eq!(names, ["foos.example.com", "bars.example.com"]);
     }
 
@@ -204,7 +344,7 @@ mod tests {
         let names: Vec<_> = read_crd_dir(dir.path())
             .expect("read")
             .into_iter()
-            .filter_map(|c| c.metadata.name)
+            .map(|c| c.name)
             .collect();
         assert_eq!(names, ["a.example.com", "c.example.com", "c.example.com"]);
     }
@@ -248,10 +388,10 @@ mod tests {
         let found = read_webhook_dir(dir.path()).expect("read");
         assert_eq!(found.mutating.len(), 1);
         assert_eq!(found.validating.len(), 1);
-        let webhooks = found.validating[0].webhooks.as_deref().unwrap_or_default();
-        assert_eq!(webhooks[0].name, "vfoo.kb.io");
-        let service = webhooks[0].client_config.service.as_ref().expect("service");
-        assert_eq!(service.path.as_deref(), Some("/validate-foo"));
+        assert_eq!(found.validating[0].name, "validating-webhook-configuration");
+        let webhook = &found.validating[0].doc["webhooks"][0];
+        assert_eq!(webhook["name"], "vfoo.kb.io");
+        assert_eq!(webhook["clientConfig"]["service"]["path"], "/validate-foo");
     }
 
     #[test]

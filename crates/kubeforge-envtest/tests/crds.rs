@@ -2,11 +2,15 @@
 
 mod common;
 
+#[cfg(feature = "client")]
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+#[cfg(feature = "client")]
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
+#[cfg(feature = "client")]
 use kube::core::GroupVersionKind;
 use kubeforge_envtest::Environment;
 
+#[cfg(feature = "client")]
 const CRD_YAML: &str = r#"# A kustomization-style extra document must be ignored.
 ---
 apiVersion: apiextensions.k8s.io/v1
@@ -42,6 +46,7 @@ kind: Kustomization
 resources: []
 "#;
 
+#[cfg(feature = "client")]
 fn widget(name: &str, replicas: i64) -> DynamicObject {
     let resource = widget_resource();
     let mut obj = DynamicObject::new(name, &resource);
@@ -49,11 +54,13 @@ fn widget(name: &str, replicas: i64) -> DynamicObject {
     obj
 }
 
+#[cfg(feature = "client")]
 fn widget_resource() -> ApiResource {
     let gvk = GroupVersionKind::gvk("demo.kubeforge.dev", "v1", "Widget");
     ApiResource::from_gvk_with_plural(&gvk, "widgets")
 }
 
+#[cfg(feature = "client")]
 #[tokio::test]
 async fn crds_from_a_directory_and_code_are_installed_and_validated_server_side() {
     let dir = tempfile::tempdir().expect("tempdir");

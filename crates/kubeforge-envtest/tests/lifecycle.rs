@@ -2,13 +2,19 @@
 
 mod common;
 
+#[cfg(feature = "client")]
 use std::process::Command;
 
-use common::{assert_torn_down, process_alive, start};
+#[cfg(feature = "client")]
+use common::process_alive;
+use common::{assert_torn_down, start};
+#[cfg(feature = "client")]
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+#[cfg(feature = "client")]
 use kube::api::{Api, ObjectMeta, PostParams};
 use kubeforge_envtest::{Assets, Environment, Error, assets};
 
+#[cfg(feature = "client")]
 fn config_map(name: &str) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
@@ -20,6 +26,7 @@ fn config_map(name: &str) -> ConfigMap {
     }
 }
 
+#[cfg(feature = "client")]
 #[tokio::test]
 async fn starts_serves_and_stops_cleanly_on_drop() {
     let env = start().await;
@@ -54,6 +61,7 @@ async fn starts_serves_and_stops_cleanly_on_drop() {
     assert_torn_down(pids, &dir);
 }
 
+#[cfg(feature = "client")]
 #[tokio::test]
 async fn kubeconfig_works_for_kube_and_kubectl_and_stop_cleans_up() {
     let env = start().await;
@@ -136,6 +144,7 @@ async fn a_binary_that_exits_fails_start_with_its_status_and_leaves_nothing() {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
+#[cfg(feature = "client")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_environments_run_in_parallel_independently() {
     let (a, b) = tokio::join!(start(), start());
@@ -190,6 +199,7 @@ fn drop_works_outside_any_runtime() {
     assert_torn_down(pids, &dir);
 }
 
+#[cfg(feature = "client")]
 #[tokio::test]
 async fn restarting_the_api_server_keeps_data_port_and_clients() {
     let mut env = start().await;

@@ -1,5 +1,8 @@
 //! The ServiceAccount client has exactly the permissions of the project's role.yaml.
 
+// Everything here goes through kube clients.
+#![cfg(feature = "client")]
+
 mod common;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};

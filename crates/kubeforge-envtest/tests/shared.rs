@@ -1,6 +1,9 @@
 //! The shared control plane: one per test process, a namespace per test, cleaned up by
 //! `stop()`, gone when the process exits; and a private plane beside it.
 
+// Everything here goes through kube clients.
+#![cfg(feature = "client")]
+
 mod common;
 
 use std::path::PathBuf;

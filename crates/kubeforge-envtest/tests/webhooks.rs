@@ -2,6 +2,9 @@
 //! are installed pointing at a server the test runs, and the real API server calls it over
 //! TLS trusting the environment's webhook CA: for admission and for CRD conversion.
 
+// Everything here goes through kube clients.
+#![cfg(feature = "client")]
+
 mod common;
 
 use std::sync::{Arc, Mutex};
