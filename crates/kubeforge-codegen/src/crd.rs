@@ -18,6 +18,59 @@ pub struct RenderedCrd {
     pub file_name: String,
     /// One YAML document, starting with `---\n`.
     pub yaml: String,
+    /// The size of the CRD as compact JSON, in bytes: what `kubectl apply`
+    /// sends and stores in its last-applied annotation, and about what
+    /// etcd stores (see [`size_budget`]).
+    pub json_bytes: usize,
+}
+
+/// Client-side `kubectl apply` keeps the whole object, as JSON, in the
+/// `kubectl.kubernetes.io/last-applied-configuration` annotation, and an
+/// object's annotations may hold 256 KiB in all: a larger CRD needs
+/// server-side apply.
+pub const CLIENT_SIDE_APPLY_LIMIT: usize = 256 * 1024;
+
+/// etcd refuses requests over 1.5 MiB (its default `--max-request-bytes`,
+/// which managed clusters do not let you raise), so the API server cannot
+/// store a larger CRD at all.
+pub const ETCD_LIMIT: usize = 3 * 512 * 1024;
+
+/// Where a CRD's size stands against [`CLIENT_SIDE_APPLY_LIMIT`] and
+/// [`ETCD_LIMIT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeBudget {
+    /// Any way of applying it works.
+    Fits,
+    /// Over the annotation limit: only server-side apply installs it.
+    ServerSideApplyOnly,
+    /// Over etcd's limit: no API server can store it.
+    TooLarge,
+}
+
+/// The [`SizeBudget`] of a CRD of `json_bytes` bytes.
+pub fn size_budget(json_bytes: usize) -> SizeBudget {
+    if json_bytes > ETCD_LIMIT {
+        SizeBudget::TooLarge
+    } else if json_bytes > CLIENT_SIDE_APPLY_LIMIT {
+        SizeBudget::ServerSideApplyOnly
+    } else {
+        SizeBudget::Fits
+    }
+}
+
+/// `bytes` for people: `812 B`, `12.3 KiB`, `1.6 MiB`.
+pub fn human_size(bytes: usize) -> String {
+    const KIB: f64 = 1024.0;
+    // Sizes of manifests are far below 2^52, where f64 stops being exact.
+    #[allow(clippy::cast_precision_loss)]
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} B")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    }
 }
 
 /// Why a value is not a CRD we can render.
@@ -56,6 +109,7 @@ pub fn render_crd(crd: &Value) -> Result<RenderedCrd, CrdError> {
     Ok(RenderedCrd {
         file_name,
         yaml: crate::yaml::to_document(&crd),
+        json_bytes: crd.to_string().len(),
     })
 }
 
@@ -164,6 +218,29 @@ mod tests {
         let mut no_group = sample();
         no_group["spec"]["group"] = Value::Null;
         assert_eq!(render_crd(&no_group), Err(CrdError::Missing("spec.group")));
+    }
+
+    #[test]
+    fn size_is_the_compact_json() {
+        let r = render_crd(&sample()).expect("renders");
+        let yaml: Value = serde_saphyr::from_str(&r.yaml).expect("valid yaml");
+        assert_eq!(r.json_bytes, yaml.to_string().len());
+    }
+
+    #[test]
+    fn the_size_budget_has_two_limits() {
+        assert_eq!(size_budget(0), SizeBudget::Fits);
+        assert_eq!(size_budget(256 * 1024), SizeBudget::Fits);
+        assert_eq!(size_budget(256 * 1024 + 1), SizeBudget::ServerSideApplyOnly);
+        assert_eq!(size_budget(1536 * 1024), SizeBudget::ServerSideApplyOnly);
+        assert_eq!(size_budget(1536 * 1024 + 1), SizeBudget::TooLarge);
+    }
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_size(812), "812 B");
+        assert_eq!(human_size(12_595), "12.3 KiB");
+        assert_eq!(human_size(1_677_722), "1.6 MiB");
     }
 
     #[test]

@@ -66,7 +66,6 @@ mod webhook;
 /// }
 ///
 /// # fn main() {
-/// use kubeforge::kube::CustomResourceExt;
 /// let crd = MyApp::crd();
 /// assert_eq!(crd.metadata.name.as_deref(), Some("myapps.apps.example.com"));
 /// assert_eq!(crd.spec.names.short_names, Some(vec!["ma".to_string()]));
@@ -155,7 +154,6 @@ mod webhook;
 /// }
 ///
 /// # fn main() {
-/// use kubeforge::kube::CustomResourceExt;
 /// let crd = Backup::crd();
 /// assert_eq!(crd.spec.scope, "Cluster");
 /// assert_eq!(crd.spec.versions[0].deprecated, Some(true));
@@ -262,7 +260,17 @@ pub fn crd(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   has a `default`, or is `optional`.
 /// - `required`: in `required` even for an `Option<T>`; not with `optional`
 ///   or `default`.
-/// - `nullable`: `nullable: true`.
+/// - `nullable`: `nullable: true`, so `null` is a value the API server
+///   stores. As with controller-gen, nothing else is nullable: an
+///   `Option<T>` field may be left out, and a `null` sent for it is dropped.
+///
+/// Descriptions:
+///
+/// - `max_desc_len = 80`: descriptions of this field and of everything
+///   inside it (e.g. an embedded `PodTemplateSpec`) longer than 80
+///   characters are cut at a word and end in "..."; `0` drops them. The
+///   project-wide limit is `kubeforge::crd_settings!(max_desc_len = N)`;
+///   the tighter one wins.
 ///
 /// Free-form values:
 ///
@@ -318,7 +326,7 @@ pub fn crd(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     pub items: Vec<Item>,
 ///     #[field(map_type = "granular", min_properties = 1, max_properties = 10)]
 ///     pub labels: std::collections::BTreeMap<String, String>,
-///     #[field(optional)]
+///     #[field(optional, max_desc_len = 0)]
 ///     pub debug: bool,
 ///     #[field(required)]
 ///     pub owner: Option<String>,

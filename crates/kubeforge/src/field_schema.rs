@@ -3,11 +3,14 @@
 //! field's shape (int-or-string), marking an embedded resource, and checking
 //! that a string-literal default fits the field's type.
 //!
+//! Neither rewrite makes a field `nullable`: an `Option` is not nullable in
+//! a kubeforge CRD unless `#[field(nullable)]` says so (see `crd_schema`).
+//!
 //! Only generated code calls these, through `kubeforge::__private` (and the
 //! older `kubeforge::manifests::__schema`); they are not a stable API.
 
 use schemars::Schema;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Keys that describe the shape of a value; dropped when a field's shape
 /// is replaced (int-or-string) so the schema stays structural.
@@ -24,18 +27,6 @@ const SHAPE_KEYS: &[&str] = &[
     "enum",
     "const",
 ];
-
-fn was_nullable(obj: &Map<String, Value>) -> bool {
-    let type_has_null = match obj.get("type") {
-        Some(Value::Array(types)) => types.iter().any(|t| t == "null"),
-        _ => false,
-    };
-    let any_of_null = obj.get("anyOf").and_then(Value::as_array).is_some_and(|a| {
-        a.iter()
-            .any(|s| s.get("type") == Some(&Value::from("null")))
-    });
-    type_has_null || any_of_null || obj.get("nullable") == Some(&Value::Bool(true))
-}
 
 /// What `#[field(default = "text")]` needs from the field's type: a
 /// string literal only makes a string. Anything else (an enum, a number)
@@ -68,17 +59,15 @@ impl StrDefault for std::borrow::Cow<'static, str> {
     }
 }
 
-/// `x-kubernetes-int-or-string: true` in place of the field's own shape.
+/// `x-kubernetes-int-or-string: true` in place of the field's own shape;
+/// the CRD's last pass spells it out as controller-gen does (`anyOf:
+/// [{type: integer}, {type: string}]`).
 pub fn int_or_string(schema: &mut Schema) {
     let obj = schema.ensure_object();
-    let nullable = was_nullable(obj);
     for k in SHAPE_KEYS {
         obj.remove(*k);
     }
     obj.insert("x-kubernetes-int-or-string".into(), Value::Bool(true));
-    if nullable {
-        obj.insert("nullable".into(), Value::Bool(true));
-    }
 }
 
 /// `x-kubernetes-embedded-resource: true` on an object; an object with no
@@ -86,7 +75,6 @@ pub fn int_or_string(schema: &mut Schema) {
 /// fields, which the API server requires for an embedded resource.
 pub fn embedded_resource(schema: &mut Schema) {
     let obj = schema.ensure_object();
-    let nullable = was_nullable(obj);
     let has_props = obj
         .get("properties")
         .is_some_and(|p| p.as_object().is_some_and(|m| !m.is_empty()));
@@ -100,9 +88,6 @@ pub fn embedded_resource(schema: &mut Schema) {
             "x-kubernetes-preserve-unknown-fields".into(),
             Value::Bool(true),
         );
-    }
-    if nullable {
-        obj.insert("nullable".into(), Value::Bool(true));
     }
 }
 
@@ -119,7 +104,7 @@ mod tests {
         int_or_string(&mut s);
         assert_eq!(
             s.to_value(),
-            json!({"description": "d", "x-kubernetes-int-or-string": true, "nullable": true})
+            json!({"description": "d", "x-kubernetes-int-or-string": true})
         );
     }
 

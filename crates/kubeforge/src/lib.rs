@@ -32,6 +32,7 @@ pub use serde_json;
 
 pub mod manifests;
 
+mod crd_schema;
 mod field_schema;
 
 #[cfg(feature = "runtime")]
@@ -67,5 +68,14 @@ pub mod __private {
     /// The schema rewrites and default check `#[field(...)]` keys expand to.
     pub mod field_schema {
         pub use crate::field_schema::{StrDefault, embedded_resource, int_or_string};
+    }
+
+    /// The kind-level schema `#[crd]` expands to: its `JsonSchema` impl
+    /// and its `crd()`.
+    pub mod crd_schema {
+        pub use crate::crd_schema::{
+            MAX_DESC_LEN_KEY, Root, SchemaError, finish_crd, generate, root_json_schema,
+            truncate_description,
+        };
     }
 }

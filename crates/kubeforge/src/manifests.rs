@@ -85,6 +85,56 @@ macro_rules! conversion_hub {
     };
 }
 
+/// Project-wide settings of every CRD the API crate defines, declared once
+/// with [`crd_settings!`](crate::crd_settings). They live in the code, next
+/// to the kinds, rather than in a flag of `kubeforge manifests`, because the
+/// CRDs are what each kind's `crd()` returns at run time: a setting only the
+/// CLI knew would make the files differ from what the operator and its tests
+/// install.
+#[derive(Debug)]
+pub struct CrdSettings {
+    /// controller-gen's `crd:maxDescLen`: descriptions longer than this many
+    /// characters are cut at a word and end in "..."; `0` drops them.
+    pub max_desc_len: Option<usize>,
+    /// Where it was declared, for the error when there are two.
+    pub declared_at: &'static str,
+}
+
+inventory::collect!(CrdSettings);
+
+/// Declares the project-wide settings of the API crate's CRDs, once, e.g. in
+/// its `lib.rs`:
+///
+/// ```ignore
+/// // Descriptions of at most 120 characters in every CRD (controller-gen's
+/// // `crd:maxDescLen=120`); 0 drops them all.
+/// kubeforge::crd_settings!(max_desc_len = 120);
+/// ```
+///
+/// `#[field(max_desc_len = N)]` sets a tighter limit for one field and
+/// everything inside it (e.g. an embedded `PodTemplateSpec`).
+#[macro_export]
+macro_rules! crd_settings {
+    (max_desc_len = $max:expr $(,)?) => {
+        $crate::__private::inventory::submit! {
+            $crate::manifests::CrdSettings {
+                max_desc_len: ::core::option::Option::Some($max),
+                declared_at: ::core::concat!(::core::file!(), ":", ::core::line!()),
+            }
+        }
+    };
+}
+
+/// The project-wide `max_desc_len`, if [`crd_settings!`](crate::crd_settings)
+/// declares one (the tightest, if it is declared twice, which
+/// [`all_crds`] reports).
+pub fn project_max_desc_len() -> Option<usize> {
+    inventory::iter::<CrdSettings>
+        .into_iter()
+        .filter_map(|s| s.max_desc_len)
+        .min()
+}
+
 /// The version of a resource type, as a `fn` pointer for [`ConversionHub`].
 #[doc(hidden)]
 pub fn __resource_version<K: kube::Resource<DynamicType = ()>>() -> String {
@@ -146,6 +196,11 @@ pub enum ManifestError {
     /// A CRD without `metadata.name` (kube-derive always sets it).
     #[error("the CRD of {0} has no metadata.name")]
     Unnamed(String),
+    /// `crd_settings!` declared more than once.
+    #[error(
+        "kubeforge::crd_settings! is declared more than once ({0}); keep one for the whole API crate"
+    )]
+    SeveralSettings(String),
     /// Serializing the result failed.
     #[error("cannot serialize the CRDs: {0}")]
     Json(#[from] serde_json::Error),
@@ -154,6 +209,13 @@ pub enum ManifestError {
 /// Every CRD registered by `#[crd]` types linked into this program, one per
 /// kind with all its versions, sorted by CRD name.
 pub fn all_crds() -> Result<Vec<CustomResourceDefinition>, ManifestError> {
+    let settings: Vec<&str> = inventory::iter::<CrdSettings>
+        .into_iter()
+        .map(|s| s.declared_at)
+        .collect();
+    if settings.len() > 1 {
+        return Err(ManifestError::SeveralSettings(settings.join(", ")));
+    }
     let hubs: BTreeMap<String, String> = inventory::iter::<ConversionHub>
         .into_iter()
         .map(|hub| ((hub.crd_name)().to_string(), (hub.version)()))
@@ -360,6 +422,22 @@ mod tests {
             rust_type: "tests::Widget",
             crd,
         }
+    }
+
+    // Two declarations in this test binary (the integration tests have
+    // one each, or none).
+    crate::crd_settings!(max_desc_len = 80);
+    crate::crd_settings!(max_desc_len = 20,);
+
+    #[test]
+    fn crd_settings_are_declared_once() {
+        assert_eq!(project_max_desc_len(), Some(20));
+        let err = all_crds().unwrap_err().to_string();
+        assert!(
+            err.starts_with("kubeforge::crd_settings! is declared more than once (crates/kubeforge/src/manifests.rs:"),
+            "{err}"
+        );
+        assert!(err.ends_with("; keep one for the whole API crate"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use kubeforge::kube::CustomResourceExt;
 use kubeforge::serde_json::{self, Value, json};
 use serde::{Deserialize, Serialize};
 

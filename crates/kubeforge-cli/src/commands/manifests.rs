@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context as _, Result, bail};
+use kubeforge_codegen::crd::{
+    CLIENT_SIDE_APPLY_LIMIT, ETCD_LIMIT, SizeBudget, human_size, size_budget,
+};
 use kubeforge_codegen::scan::Attributes;
 
 use crate::cli::ManifestsArgs;
@@ -31,6 +34,9 @@ pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
     let root = std::env::current_dir().context("reading the current directory")?;
     let project = Project::load(&root)?;
     let manifests = plan(&root, &project)?;
+    // Before anything is written or compared: a CRD no API server can
+    // store is an error whatever is on disk.
+    manifests.check_sizes()?;
     if args.check {
         // Stale CRDs are part of --check's error line.
         manifests.warn_moved_roles();
@@ -81,6 +87,8 @@ pub struct Manifests {
     /// which config/default's kustomize `namespace:` would move into the
     /// operator's namespace at deploy time (a trap Kubebuilder has too).
     pub moved_roles: Vec<String>,
+    /// Each CRD file and its size as compact JSON, in file order.
+    pub crd_sizes: Vec<(String, usize)>,
 }
 
 impl Manifests {
@@ -88,6 +96,31 @@ impl Manifests {
     pub fn warn(&self) {
         self.warn_stale();
         self.warn_moved_roles();
+    }
+
+    /// Reports each CRD's size (one line each on stdout), warns about those
+    /// only server-side apply can install, and fails on the first that etcd
+    /// would refuse, saying what to do.
+    pub fn check_sizes(&self) -> Result<()> {
+        for (file, bytes) in &self.crd_sizes {
+            println!("    size {file} ({})", human_size(*bytes));
+        }
+        for (file, bytes) in &self.crd_sizes {
+            match size_budget(*bytes) {
+                SizeBudget::Fits => {}
+                SizeBudget::ServerSideApplyOnly => eprintln!(
+                    "warning: {file} is {}, over the {} client-side `kubectl apply` can keep in its last-applied annotation; install it with server-side apply (`kubectl apply --server-side`, kustomize's `kubectl apply -k --server-side`), or shorten descriptions with `kubeforge::crd_settings!(max_desc_len = N)`",
+                    human_size(*bytes),
+                    human_size(CLIENT_SIDE_APPLY_LIMIT)
+                ),
+                SizeBudget::TooLarge => bail!(
+                    "{file} is {}, over the {} etcd stores in one object, so no API server can install it; drop descriptions with `kubeforge::crd_settings!(max_desc_len = 0)` in the API crate (or `#[field(max_desc_len = 0)]` on large embedded types such as a PodTemplateSpec), or split the kind",
+                    human_size(*bytes),
+                    human_size(ETCD_LIMIT)
+                ),
+            }
+        }
+        Ok(())
     }
 
     fn warn_stale(&self) {
@@ -113,9 +146,11 @@ impl Manifests {
 pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
     let mut plan = Plan::new(root);
     let mut generated = BTreeSet::new();
+    let mut crd_sizes = Vec::new();
     for crd in crdgen(root, project)? {
         let rendered = kubeforge_codegen::crd::render_crd(&crd)?;
         let rel = format!("{CRD_BASES}/{}", rendered.file_name);
+        crd_sizes.push((rel.clone(), rendered.json_bytes));
         plan.write_generated(&rel, rendered.yaml)?;
         if root.join(CRD_KUSTOMIZATION).exists() {
             plan.insert_at_marker(
@@ -142,6 +177,7 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
         plan,
         stale,
         moved_roles,
+        crd_sizes,
     })
 }
 
@@ -327,6 +363,37 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("a.rs:1:1;"), "{err}");
+    }
+
+    fn with_sizes(sizes: &[usize]) -> Manifests {
+        Manifests {
+            plan: Plan::in_memory(),
+            stale: Vec::new(),
+            moved_roles: Vec::new(),
+            crd_sizes: sizes
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (format!("config/crd/bases/g_k{i}s.yaml"), *b))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn crds_etcd_cannot_store_fail_naming_the_file_and_the_fix() {
+        assert!(
+            with_sizes(&[10_000, CLIENT_SIDE_APPLY_LIMIT + 1])
+                .check_sizes()
+                .is_ok()
+        );
+        let err = with_sizes(&[10_000, ETCD_LIMIT + 1])
+            .check_sizes()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config/crd/bases/g_k1s.yaml is 1.5 MiB, over the 1.5 MiB etcd stores"),
+            "{err}"
+        );
+        assert!(err.contains("max_desc_len = 0"), "{err}");
     }
 
     #[test]

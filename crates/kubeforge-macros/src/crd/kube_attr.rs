@@ -1,6 +1,15 @@
 //! The code `#[crd]` expands to: kube's `#[derive(CustomResource)]` with the
-//! equivalent `#[kube(...)]` attribute, and the registration that lets the
-//! API crate's `crdgen` print every CRD.
+//! equivalent `#[kube(...)]` attribute, the kind's schema and `crd()`, and
+//! the registration that lets the API crate's `crdgen` print every CRD.
+//!
+//! kube's derive is told `schema = "manual"`: the kind's `JsonSchema` is
+//! kubeforge's (`kubeforge::__private::crd_schema`), which writes the schema
+//! as controller-gen does (Kubernetes' own schemas for embedded core types,
+//! no `nullable` for every `Option`, the root's `apiVersion`/`kind`/`metadata`).
+//! The kind also gets an inherent `crd()`, which shadows
+//! `CustomResourceExt::crd` for `MyApp::crd()` and adds what kube's leaves
+//! out (`names.listKind`); the registry uses it too, so `MyApp::crd()`,
+//! `all_crds()` and `kubeforge manifests` agree.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{ToTokens, quote};
@@ -23,6 +32,50 @@ pub(super) fn expand(
     let storage = keys.storage.is_some();
     let version_str = version.value();
     let kind_str = kind.value();
+    let spec = &input.ident;
+    let description = doc_text(&input.attrs);
+    let status = match &keys.status {
+        Some(status) => quote! {
+            ::core::option::Option::Some(|generator: &mut ::kubeforge::schemars::SchemaGenerator| {
+                generator.subschema_for::<#status>()
+            })
+        },
+        None => quote!(::core::option::Option::None),
+    };
+    let schema = quote! {
+        impl ::kubeforge::schemars::JsonSchema for #root {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(#kind_str)
+            }
+
+            fn json_schema(
+                generator: &mut ::kubeforge::schemars::SchemaGenerator,
+            ) -> ::kubeforge::schemars::Schema {
+                ::kubeforge::__private::crd_schema::root_json_schema(
+                    generator,
+                    &::kubeforge::__private::crd_schema::Root {
+                        kind: #kind_str,
+                        description: #description,
+                        spec: |generator: &mut ::kubeforge::schemars::SchemaGenerator| {
+                            generator.subschema_for::<#spec>()
+                        },
+                        status: #status,
+                    },
+                )
+            }
+        }
+
+        impl #root {
+            /// The CustomResourceDefinition of this kind (this version
+            /// only), as `kubeforge manifests` writes it: kube's
+            /// `CustomResourceExt::crd` plus `names.listKind`.
+            pub fn crd() -> ::kubeforge::k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+                ::kubeforge::__private::crd_schema::finish_crd(
+                    <Self as ::kubeforge::kube::core::crd::v1::CustomResourceExt>::crd(),
+                )
+            }
+        }
+    };
     let register = quote! {
         ::kubeforge::__private::inventory::submit! {
             ::kubeforge::manifests::CrdVersion {
@@ -30,14 +83,14 @@ pub(super) fn expand(
                 version: #version_str,
                 storage: #storage,
                 rust_type: ::core::concat!(::core::module_path!(), "::", #kind_str),
-                crd: <#root as ::kubeforge::kube::core::crd::v1::CustomResourceExt>::crd,
+                crd: #root::crd,
             }
         }
     };
     let extra = quote!(#[kube(#(#kube),*)]);
     let derive = quote!(::kubeforge::kube::CustomResource);
     let item = item::emit(input, prepared, Some(derive), extra);
-    quote!(#item #register)
+    quote!(#item #schema #register)
 }
 
 /// The arguments of `#[kube(...)]`, in kube-derive's spelling.
@@ -51,6 +104,8 @@ fn kube_args(input: &DeriveInput, keys: &CrdKeys, gvk: &Gvk) -> Vec<TokenStream>
         quote!(group = #group),
         quote!(version = #version),
         quote!(kind = #kind),
+        // The kind's JsonSchema is kubeforge's (see the module docs).
+        quote!(schema = "manual"),
     ];
     // Namespaced unless said otherwise, as in Kubebuilder.
     let namespaced = keys.namespaced.or(keys.scope).is_none_or(|(b, _)| b);

@@ -45,6 +45,7 @@ const FIELD_KEYS: &[&str] = &[
     "list_map_keys",
     "map_type",
     "validation",
+    "max_desc_len",
     "optional",
     "required",
 ];
@@ -108,6 +109,8 @@ struct FieldKeys {
     /// Repeatable: one CEL rule each.
     #[darling(multiple, with = validation::rule)]
     validation: Vec<TokenStream>,
+    #[darling(default, with = |m| count(m).map(Some))]
+    max_desc_len: WithTokens<u64>,
     #[darling(default, with = |m| bare_flag(m).map(Some))]
     optional: Option<Span>,
     #[darling(default, with = |m| bare_flag(m).map(Some))]
@@ -325,6 +328,10 @@ impl FieldKeys {
             out.set("x-kubernetes-map-type", quote!(#m));
         }
         out.rules(&self.validation);
+        // Applied (and removed) by the CRD schema's last pass, to this
+        // field's description and everything inside it; the key is
+        // kubeforge::__private::crd_schema::MAX_DESC_LEN_KEY.
+        count(&mut out, "x-kubeforge-max-desc-len", &self.max_desc_len);
         if self.int_or_string.is_some() {
             out.transforms.push(format_ident!("int_or_string"));
         }

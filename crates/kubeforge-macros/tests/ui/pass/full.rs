@@ -1,5 +1,4 @@
 //! A user crate depending on `kubeforge` and `serde` only.
-use kubeforge::kube::CustomResourceExt;
 use serde::{Deserialize, Serialize};
 
 /// MyApp runs an app.
@@ -15,7 +14,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MyAppSpec {
-    #[field(minimum = 1, default = 2)]
+    /// Replicas, described in at most 20 characters.
+    #[field(minimum = 1, default = 2, max_desc_len = 20)]
     pub replicas: i32,
     pub mode: Mode,
 }
@@ -34,8 +34,20 @@ pub struct MyAppStatus {
 
 fn main() {
     let crd = MyApp::crd();
-    assert_eq!(crd.metadata.name.as_deref(), Some("myapps.apps.example.com"));
-    let app = MyApp::new("a", MyAppSpec { replicas: 3, mode: Mode::Safe });
+    assert_eq!(
+        crd.metadata.name.as_deref(),
+        Some("myapps.apps.example.com")
+    );
+    let app = MyApp::new(
+        "a",
+        MyAppSpec {
+            replicas: 3,
+            mode: Mode::Safe,
+        },
+    );
     assert_eq!(app.spec.replicas, 3);
-    assert_eq!(kubeforge::manifests::all_crds().map(|c| c.len()).ok(), Some(1));
+    assert_eq!(
+        kubeforge::manifests::all_crds().map(|c| c.len()).ok(),
+        Some(1)
+    );
 }
