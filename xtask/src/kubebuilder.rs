@@ -43,7 +43,9 @@ pub struct Scaffold {
 /// The Go build cache is temporary unless the user set GOCACHE: a
 /// controller-runtime manager's cache is over 1 GB that nothing reuses.
 pub fn build(scratch: &Path) -> Result<Scaffold> {
-    let go = go()?;
+    let go = crate::go_tools::go(
+        "--kubebuilder builds Kubebuilder's scaffold with Go (install Go, or leave out --kubebuilder)",
+    )?;
     let tools = tools(&go)?;
     let project = scratch.join("kubebuilder").join("memtest");
     std::fs::create_dir_all(&project).with_context(|| format!("creating {}", project.display()))?;
@@ -160,86 +162,35 @@ struct Tools {
     controller_gen: PathBuf,
 }
 
-/// Finds `go` on PATH; Kubebuilder's scaffold cannot be built without it.
-fn go() -> Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("go"))
-        .find(|candidate| candidate.is_file())
-        .context("`go` is not on PATH; --kubebuilder builds Kubebuilder's scaffold with Go (install Go, or leave out --kubebuilder)")
-}
-
 /// `kubebuilder` and `controller-gen`, installed once per machine with
 /// `go install` into `${XDG_CACHE_HOME:-~/.cache}/kubeforge/kubebuilder/<version>/bin`,
 /// outside the repository so no binary is ever committed, and reused when
 /// present. Each is installed into a staging directory and renamed into
 /// place, so an interrupted install leaves nothing that looks finished.
 fn tools(go: &Path) -> Result<Tools> {
-    let dir = cache_home()?
-        .join("kubeforge/kubebuilder")
-        .join(KUBEBUILDER_VERSION)
-        .join("bin");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let installs = [
-        (
-            "kubebuilder",
-            format!("sigs.k8s.io/kubebuilder/v4@{KUBEBUILDER_VERSION}"),
-        ),
-        (
-            "controller-gen",
-            format!("sigs.k8s.io/controller-tools/cmd/controller-gen@{CONTROLLER_TOOLS_VERSION}"),
-        ),
-    ];
-    for (name, module) in &installs {
-        let binary = dir.join(name);
-        if binary.is_file() {
-            continue;
-        }
-        let staging = tempfile::Builder::new()
-            .prefix(".installing-")
-            .tempdir_in(&dir)
-            .context("creating a staging directory for go install")?;
-        // Like the manager's build: a temporary Go build cache unless the
-        // user chose one.
-        let cache = match std::env::var_os("GOCACHE").filter(|v| !v.is_empty()) {
-            Some(cache) => PathBuf::from(cache),
-            None => staging.path().join("gocache"),
-        };
-        crate::step(
-            &format!("go install {module}"),
-            Command::new(go)
-                .args(["install", module])
-                .env("GOBIN", staging.path())
-                .env("GOCACHE", &cache)
-                .env("GOWORK", "off")
-                .env("CGO_ENABLED", "0")
-                .current_dir(staging.path())
-                .stdin(Stdio::null()),
-        )?;
-        std::fs::rename(staging.path().join(name), &binary)
-            .with_context(|| format!("moving {name} into {}", dir.display()))?;
-    }
+    let dir = crate::go_tools::bin_dir("kubebuilder", KUBEBUILDER_VERSION)?;
+    let kubebuilder = crate::go_tools::install(
+        go,
+        &dir,
+        "kubebuilder",
+        &format!("sigs.k8s.io/kubebuilder/v4@{KUBEBUILDER_VERSION}"),
+    )?;
+    let controller_gen = crate::go_tools::install(
+        go,
+        &dir,
+        "controller-gen",
+        &format!("sigs.k8s.io/controller-tools/cmd/controller-gen@{CONTROLLER_TOOLS_VERSION}"),
+    )?;
     Ok(Tools {
-        kubebuilder: dir.join("kubebuilder"),
-        controller_gen: dir.join("controller-gen"),
+        kubebuilder,
+        controller_gen,
         dir,
     })
 }
 
-/// `$XDG_CACHE_HOME`, or `~/.cache`.
-fn cache_home() -> Result<PathBuf> {
-    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    non_empty("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| non_empty("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .context(
-            "neither XDG_CACHE_HOME nor HOME is set; one is needed for the Kubebuilder tool cache",
-        )
-}
-
 /// PATH with the tools' directory first. Kubebuilder runs `go get` and
 /// `go mod tidy`, and controller-gen loads packages through `go list`, so
-/// `go` must stay on it (it is: [`go`] found it there).
+/// `go` must stay on it (it is: `go_tools::go` found it there).
 fn path_with(tools: &Path) -> Result<OsString> {
     let inherited = std::env::var_os("PATH").unwrap_or_default();
     let dirs = std::iter::once(tools.to_path_buf()).chain(std::env::split_paths(&inherited));

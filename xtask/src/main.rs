@@ -5,11 +5,15 @@
 //! - `regen-example [--check]`: rebuild examples/myapp-operator from the
 //!   templates, keeping its hand-written code.
 //! - `envtest`: build (once) the control-plane binaries, print their directory.
+//! - `actionlint`: check the GitHub Actions workflows `kubeforge init`
+//!   scaffolds with actionlint (installed once with `go install`).
 //! - `demo`: the main job: the MyApp example end to end on a local control plane.
 //! - `bench [scaffold | memory [--large] [--kubebuilder]]`: the measurements in
 //!   docs/benchmarks.md and docs/memory.md.
 //! - `builtin-kinds [--check]`: regenerate crates/kubeforge-cli/src/builtin_kinds.rs
 //!   from k8s-openapi's sources.
+//! - `k8s-schemas [--check]`: regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate
+//!   from Kubernetes' OpenAPI.
 //!
 //! Binaries and the target directory are found through cargo (its JSON
 //! messages and `cargo metadata`), so CARGO_TARGET_DIR and `build.target-dir`
@@ -25,11 +29,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result, bail};
 
+mod actionlint;
 mod bench;
 mod bench_memory;
 mod builtin_kinds;
 mod demo;
 mod example;
+mod go_tools;
+mod k8s_schemas;
 mod kubebuilder;
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +54,7 @@ fn run_task() -> Result<()> {
     let task = args.first().map(String::as_str).unwrap_or("help");
     match task {
         "ci" => ci(),
+        "actionlint" => actionlint::run(),
         "envtest" => envtest().map(|dir| println!("{}", dir.display())),
         "demo" => demo::run(),
         "bench" => match args.get(1).map(String::as_str) {
@@ -63,9 +71,10 @@ fn run_task() -> Result<()> {
         },
         "regen-example" => example::regen(has_flag(&args, "--check")?),
         "builtin-kinds" => builtin_kinds::run(has_flag(&args, "--check")?),
+        "k8s-schemas" => k8s_schemas::run(has_flag(&args, "--check")?),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios"
+                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  actionlint               check the GitHub Actions workflows `kubeforge init` scaffolds, with actionlint\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  k8s-schemas [--check]    regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate from Kubernetes' OpenAPI\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios"
             );
             Ok(())
         }
@@ -243,7 +252,9 @@ fn ci() -> Result<()> {
     let result = (|| {
         // Cheap, and no build needed: a stale table fails in seconds.
         builtin_kinds::run(true)?;
+        k8s_schemas::run(true)?;
         let assets = envtest()?;
+        actionlint::run()?;
         lint_and_test("kubeforge", &root(), None, &assets)?;
         example::check(&assets)?;
         demo::run()

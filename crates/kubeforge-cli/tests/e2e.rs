@@ -484,3 +484,65 @@ fn validate_against_api_server(project: &Path) {
         env.stop().await;
     });
 }
+
+/// A project without kinds yet (Kubebuilder's state after `init`) renders
+/// its install: config/crd, still empty, joins config/default only with the
+/// first `create api` that adds a kind, because kustomize refuses an empty
+/// kustomization.
+#[test]
+fn the_install_renders_before_and_after_the_first_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("shop");
+    std::fs::create_dir(&project).unwrap();
+    let kubectl = kubeforge_envtest::assets::find()
+        .expect("control-plane binaries")
+        .kubectl;
+    let render = || {
+        Command::new(&kubectl)
+            .args(["kustomize", "config/default"])
+            .current_dir(&project)
+            .output()
+            .expect("running kubectl")
+    };
+    ok(
+        "kubeforge init",
+        kubeforge_in(&project, &["init", "--domain", "example.com"]),
+    );
+    let rendered = ok("kubectl kustomize config/default after init", render());
+    assert!(rendered.contains("kind: Deployment"), "{rendered}");
+    assert!(!rendered.contains("CustomResourceDefinition"), "{rendered}");
+
+    ok(
+        "kubeforge create api",
+        kubeforge_in(
+            &project,
+            &[
+                "create",
+                "api",
+                "--group",
+                "apps",
+                "--version",
+                "v1",
+                "--kind",
+                "Book",
+            ],
+        ),
+    );
+    // The CRD itself is written by `kubeforge manifests` (a build); stand in
+    // for it so kustomize has the file the new entry names.
+    let crd = project.join("config/crd/bases/apps.example.com_books.yaml");
+    std::fs::create_dir_all(crd.parent().unwrap()).unwrap();
+    std::fs::write(
+        &crd,
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: books.apps.example.com\n",
+    )
+    .unwrap();
+    let rendered = ok(
+        "kubectl kustomize config/default after create api",
+        render(),
+    );
+    assert!(
+        rendered.contains("kind: CustomResourceDefinition"),
+        "{rendered}"
+    );
+}

@@ -209,3 +209,43 @@ fn generated_rust_is_rustfmt_clean() {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+/// `init` alone writes Kubebuilder's three workflows and the action they
+/// share, with GitHub's own `${{ ... }}` expressions left for GitHub (the
+/// templates wrap them in `raw`) and the project's names filled in.
+#[test]
+fn init_writes_github_workflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("myapp");
+    std::fs::create_dir(&root).unwrap();
+    init(&root, &[]);
+    let read = |file: &str| std::fs::read_to_string(root.join(".github").join(file)).unwrap();
+    for file in [
+        "workflows/lint.yml",
+        "workflows/test.yml",
+        "workflows/test-e2e.yml",
+        "actions/setup-kubeforge/action.yml",
+    ] {
+        let text = read(file);
+        assert!(!text.contains("{%"), "{file} has a template tag:\n{text}");
+        assert_eq!(
+            text.matches("{{").count(),
+            text.matches("${{").count(),
+            "{file} has a template variable left:\n{text}"
+        );
+    }
+    let test = read("workflows/test.yml");
+    assert!(
+        test.contains(
+            "key: envtest-${{ steps.kubeforge.outputs.kubernetes_version }}-${{ runner.os }}-${{ runner.arch }}"
+        ),
+        "{test}"
+    );
+    let e2e = read("workflows/test-e2e.yml");
+    assert!(
+        e2e.contains(
+            "kubectl --namespace myapp-system rollout status deployment/myapp-controller-manager"
+        ),
+        "{e2e}"
+    );
+}
