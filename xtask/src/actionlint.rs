@@ -38,22 +38,8 @@ pub fn run() -> Result<()> {
         .prefix("kubeforge-actionlint-")
         .tempdir()
         .context("creating a scratch directory for the scaffolded projects")?;
-    let projects: [(&str, &[&[&str]]); 2] = [
-        ("init-only", &[]),
-        (
-            "with-api",
-            &[&[
-                "create",
-                "api",
-                "--group",
-                "apps",
-                "--version",
-                "v1",
-                "--kind",
-                "MyApp",
-            ]],
-        ),
-    ];
+    let projects: [(&str, &[&[&str]]); 2] =
+        [("init-only", &[]), ("with-api", &[&crate::CREATE_MYAPP])];
     for (name, commands) in projects {
         let project = scratch.path().join(name);
         std::fs::create_dir_all(&project)

@@ -108,19 +108,10 @@ pub fn run(options: Options) -> Result<()> {
         .map(std::ffi::OsStr::new)
         .chain([kubeforge_path.as_os_str()])
         .collect(),
-        [
-            "create",
-            "api",
-            "--group",
-            "apps",
-            "--version",
-            "v1",
-            "--kind",
-            "MyApp",
-        ]
-        .iter()
-        .map(std::ffi::OsStr::new)
-        .collect(),
+        crate::CREATE_MYAPP
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .collect(),
         vec![std::ffi::OsStr::new("manifests")],
     ];
     for args in steps {

@@ -38,20 +38,7 @@ fn regenerate(kubeforge: &Path, project: &Path, target_dir: &Path) -> Result<()>
         )?;
         step(
             "kubeforge create api",
-            &mut kubeforge_in(
-                kubeforge,
-                project,
-                &[
-                    "create",
-                    "api",
-                    "--group",
-                    "apps",
-                    "--version",
-                    "v1",
-                    "--kind",
-                    "MyApp",
-                ],
-            ),
+            &mut kubeforge_in(kubeforge, project, &crate::CREATE_MYAPP),
         )?;
         std::fs::copy(root().join("Cargo.lock"), project.join("Cargo.lock"))?;
     } else {

@@ -39,6 +39,19 @@ mod go_tools;
 mod k8s_schemas;
 mod kubebuilder;
 
+/// `kubeforge create api` for the MyApp kind every check and benchmark
+/// scaffolds (the example's, and Kubebuilder's tutorial kind).
+pub const CREATE_MYAPP: [&str; 8] = [
+    "create",
+    "api",
+    "--group",
+    "apps",
+    "--version",
+    "v1",
+    "--kind",
+    "MyApp",
+];
+
 fn main() -> std::process::ExitCode {
     match run_task() {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -83,6 +83,8 @@ impl Session {
     /// returns the manager binary.
     fn regenerate_and_build(&self) -> Result<PathBuf> {
         let manifests = super::manifests::plan(&self.root, &self.project)?;
+        // A CRD etcd cannot store fails here, as in `kubeforge manifests`.
+        manifests.check_sizes()?;
         manifests.warn();
         super::print_summary(&manifests.plan);
         manifests.plan.apply()?;
