@@ -357,6 +357,90 @@ async fn webhooks_work_through_the_api_server_and_survive_a_certificate_rotation
     assert_eq!(as_spoke.spec.size, 1);
     assert_eq!(as_spoke.name_any(), "plain");
 
+    // Two field managers applying at different versions, then an update: to
+    // keep each manager's fields across versions the API server converts
+    // *pruned* objects (one manager's fields, no metadata) through the
+    // webhook, and refuses an answer without `metadata`.
+    let apply = |manager: &str| PatchParams::apply(manager).force();
+    v1_api
+        .patch(
+            "shared",
+            &apply("team-a"),
+            &Patch::Apply(json!({
+                "apiVersion": format!("{GROUP}/v1"),
+                "kind": "Gadget",
+                "metadata": {"name": "shared"},
+                "spec": {"image": "nginx:1.27"},
+            })),
+        )
+        .await
+        .unwrap();
+    beta_api
+        .patch(
+            "shared",
+            &apply("team-b"),
+            &Patch::Apply(json!({
+                "apiVersion": format!("{GROUP}/v1beta1"),
+                "kind": "Gadget",
+                "metadata": {"name": "shared"},
+                "spec": {"image": "nginx:1.27", "size": 2},
+            })),
+        )
+        .await
+        .unwrap();
+    v1_api
+        .patch(
+            "shared",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .unwrap();
+    v1_api
+        .patch(
+            "shared",
+            &apply("team-a"),
+            &Patch::Apply(json!({
+                "apiVersion": format!("{GROUP}/v1"),
+                "kind": "Gadget",
+                "metadata": {"name": "shared"},
+                "spec": {"image": "nginx:1.28"},
+            })),
+        )
+        .await
+        .unwrap();
+    // Created by an apply at the spoke version, defaulted at the hub.
+    beta_api
+        .patch(
+            "applied-beta",
+            &apply("team-c"),
+            &Patch::Apply(json!({
+                "apiVersion": format!("{GROUP}/v1beta1"),
+                "kind": "Gadget",
+                "metadata": {"name": "applied-beta"},
+                "spec": {"image": "nginx:1.27", "size": 3},
+            })),
+        )
+        .await
+        .unwrap();
+    let shared = v1_api.get("shared").await.unwrap();
+    assert_eq!(shared.spec.image, "nginx:1.28");
+    assert_eq!(shared.spec.replicas, Some(2), "team-b's size, as replicas");
+    let managers: Vec<(String, String)> = shared
+        .managed_fields()
+        .iter()
+        .map(|m| {
+            (
+                m.manager.clone().unwrap_or_default(),
+                m.api_version.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&("team-b".to_owned(), format!("{GROUP}/v1beta1"))),
+        "{managers:?}"
+    );
+
     // Rotate: a new CA and certificate on disk, then the registrations'
     // caBundles. Nothing trusts the old CA any more, so answers prove the
     // running server serves the new certificate.

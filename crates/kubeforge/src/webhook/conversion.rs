@@ -198,7 +198,10 @@ where
         // ownership across versions. Go's conversions read missing fields as
         // zero values; serde does not, so such an object is converted with
         // empty metadata and, if it still does not make a whole object, only
-        // relabelled: it is bookkeeping and never stored.
+        // relabelled: it is bookkeeping and never stored. Either way the
+        // answer carries an empty `metadata`: the API server refuses a
+        // converted object without one ("missing metadata in converted
+        // object") and then puts the original's back itself.
         let Some(metadata) = object.get("metadata").cloned() else {
             return Ok(self.convert_pruned(object, &from, &to, desired_api_version));
         };
@@ -225,7 +228,7 @@ where
 
     /// [`Conversion::convert`] for a pruned object (no metadata): converted
     /// through the types when it deserializes with empty metadata, else given
-    /// the desired `apiVersion` as it is.
+    /// the desired `apiVersion` as it is; with empty `metadata` either way.
     fn convert_pruned(
         &self,
         object: Value,
@@ -249,14 +252,12 @@ where
                 },
             );
         let mut converted = match converted {
-            Some(Value::Object(mut fields)) => {
-                fields.remove("metadata");
-                Value::Object(fields)
-            }
+            Some(converted @ Value::Object(_)) => converted,
             _ => object,
         };
         if let Some(fields) = converted.as_object_mut() {
             fields.insert("apiVersion".to_owned(), desired_api_version.into());
+            fields.insert("metadata".to_owned(), Value::Object(Default::default()));
         }
         converted
     }

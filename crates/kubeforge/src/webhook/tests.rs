@@ -595,7 +595,8 @@ fn conversion_goes_through_the_hub_and_keeps_metadata() {
 #[test]
 fn pruned_objects_without_metadata_are_converted_as_far_as_they_go() {
     let conversion = my_app_conversion();
-    // Whole enough for the types: converted, still without metadata.
+    // Whole enough for the types: converted, with the empty metadata the
+    // API server requires of a converted object (it restores the original's).
     let pruned = json!({
         "apiVersion": "apps.example.com/v1beta1",
         "kind": "MyApp",
@@ -607,6 +608,7 @@ fn pruned_objects_without_metadata_are_converted_as_far_as_they_go() {
         json!({
             "apiVersion": "apps.example.com/v1",
             "kind": "MyApp",
+            "metadata": {},
             "spec": {"image": "nginx", "replicas": 2},
         })
     );
@@ -619,7 +621,7 @@ fn pruned_objects_without_metadata_are_converted_as_far_as_they_go() {
     let relabelled = conversion.convert(partial, "apps.example.com/v1").unwrap();
     assert_eq!(
         relabelled,
-        json!({"apiVersion": "apps.example.com/v1", "kind": "MyApp", "spec": {"size": 2}})
+        json!({"apiVersion": "apps.example.com/v1", "kind": "MyApp", "metadata": {}, "spec": {"size": 2}})
     );
     // A whole object that does not fit is still an error.
     let mut broken = spoke_object(1);
