@@ -89,18 +89,10 @@ pub fn build(scratch: &Path) -> Result<Scaffold> {
         "kubebuilder create api",
         &tools.kubebuilder,
         &[
-            "create",
-            "api",
-            "--group",
-            "apps",
-            "--version",
-            "v1",
-            "--kind",
-            "MyApp",
-            "--resource",
-            "--controller",
-            "--make=false",
-        ],
+            &crate::CREATE_MYAPP[..],
+            &["--resource", "--controller", "--make=false"],
+        ]
+        .concat(),
     )?;
     run(
         "controller-gen object (make generate)",

@@ -362,29 +362,28 @@ async fn webhooks_work_through_the_api_server_and_survive_a_certificate_rotation
     // *pruned* objects (one manager's fields, no metadata) through the
     // webhook, and refuses an answer without `metadata`.
     let apply = |manager: &str| PatchParams::apply(manager).force();
+    let applied = |version: &str, name: &str, spec: serde_json::Value| {
+        Patch::Apply(json!({
+            "apiVersion": format!("{GROUP}/{version}"),
+            "kind": "Gadget",
+            "metadata": {"name": name},
+            "spec": spec,
+        }))
+    };
+    let shared_v1 = |image: &str| applied("v1", "shared", json!({"image": image}));
     v1_api
-        .patch(
-            "shared",
-            &apply("team-a"),
-            &Patch::Apply(json!({
-                "apiVersion": format!("{GROUP}/v1"),
-                "kind": "Gadget",
-                "metadata": {"name": "shared"},
-                "spec": {"image": "nginx:1.27"},
-            })),
-        )
+        .patch("shared", &apply("team-a"), &shared_v1("nginx:1.27"))
         .await
         .unwrap();
     beta_api
         .patch(
             "shared",
             &apply("team-b"),
-            &Patch::Apply(json!({
-                "apiVersion": format!("{GROUP}/v1beta1"),
-                "kind": "Gadget",
-                "metadata": {"name": "shared"},
-                "spec": {"image": "nginx:1.27", "size": 2},
-            })),
+            &applied(
+                "v1beta1",
+                "shared",
+                json!({"image": "nginx:1.27", "size": 2}),
+            ),
         )
         .await
         .unwrap();
@@ -397,16 +396,7 @@ async fn webhooks_work_through_the_api_server_and_survive_a_certificate_rotation
         .await
         .unwrap();
     v1_api
-        .patch(
-            "shared",
-            &apply("team-a"),
-            &Patch::Apply(json!({
-                "apiVersion": format!("{GROUP}/v1"),
-                "kind": "Gadget",
-                "metadata": {"name": "shared"},
-                "spec": {"image": "nginx:1.28"},
-            })),
-        )
+        .patch("shared", &apply("team-a"), &shared_v1("nginx:1.28"))
         .await
         .unwrap();
     // Created by an apply at the spoke version, defaulted at the hub.
@@ -414,12 +404,11 @@ async fn webhooks_work_through_the_api_server_and_survive_a_certificate_rotation
         .patch(
             "applied-beta",
             &apply("team-c"),
-            &Patch::Apply(json!({
-                "apiVersion": format!("{GROUP}/v1beta1"),
-                "kind": "Gadget",
-                "metadata": {"name": "applied-beta"},
-                "spec": {"image": "nginx:1.27", "size": 3},
-            })),
+            &applied(
+                "v1beta1",
+                "applied-beta",
+                json!({"image": "nginx:1.27", "size": 3}),
+            ),
         )
         .await
         .unwrap();
