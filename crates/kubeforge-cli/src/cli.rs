@@ -60,6 +60,14 @@ pub enum Command {
   kubeforge run --kubeconfig ~/.kube/config
   kubeforge run -- --log-level debug     # flags after -- go to the manager")]
     Run(RunArgs),
+    /// Change what `init` decided (namespace scope, licence, owner) and
+    /// carry it through the scaffolded files, keeping your edits (a
+    /// three-way merge, as `alpha update`). All or nothing.
+    #[command(after_help = "Examples:
+  kubeforge edit --namespaced             # watch only the manager's namespace, Roles instead of ClusterRoles
+  kubeforge edit --namespaced=false       # back to a cluster-wide manager
+  kubeforge edit --license mit --owner \"The MyApp Authors\"")]
+    Edit(EditArgs),
     /// Experimental commands.
     #[command(subcommand, after_help = "Example:\n  kubeforge alpha update")]
     Alpha(AlphaCommand),
@@ -113,6 +121,23 @@ pub struct AlphaUpdateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Make the manager namespace-scoped (true) or cluster-wide (false).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub namespaced: Option<bool>,
+    /// The licence header put on generated Rust sources.
+    #[arg(long, value_enum)]
+    pub license: Option<License>,
+    /// The copyright owner named in the licence header.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// On conflicts between your edits and the change, write the files with
+    /// <<<<<<< markers instead of writing nothing.
+    #[arg(long)]
+    pub write_conflicts: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct InitArgs {
     /// The domain of the project's API groups (e.g. example.com): a kind in
     /// group `apps` gets the API group apps.<domain>.
@@ -127,6 +152,11 @@ pub struct InitArgs {
     /// The licence header put on generated Rust sources.
     #[arg(long, value_enum, default_value_t = License::Apache2)]
     pub license: License,
+    /// A namespace-scoped operator: the manager watches only its own
+    /// namespace (WATCH_NAMESPACE) and its #[rbac] rules become a Role there
+    /// instead of a ClusterRole, as Kubebuilder's `init --namespaced`.
+    #[arg(long)]
+    pub namespaced: bool,
     #[command(flatten)]
     pub dependency: DependencyArgs,
     /// The directory to create the project in (created if missing).

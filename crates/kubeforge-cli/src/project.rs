@@ -34,6 +34,11 @@ pub struct Project {
     pub kubeforge: KubeforgeSource,
     pub layout: Vec<String>,
     pub license: License,
+    /// A namespace-scoped manager (`init --namespaced`, `edit
+    /// --namespaced`): it watches only its own namespace and its `#[rbac]`
+    /// rules make a Role there, as in Kubebuilder.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub namespaced: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     pub project_name: String,
@@ -170,6 +175,21 @@ pub struct Resource {
     pub webhooks: Option<Webhooks>,
 }
 
+impl Resource {
+    /// Whether the kind's objects live in namespaces: its CRD's scope, or
+    /// Kubernetes' own for a built-in kind (which PROJECT records without
+    /// `api`, as Kubebuilder does).
+    pub fn namespaced(&self) -> bool {
+        match &self.api {
+            Some(api) => api.namespaced,
+            None => crate::builtin_kinds::BUILTIN_KINDS
+                .iter()
+                .find(|b| b.group == self.group && b.version == self.version && b.kind == self.kind)
+                .is_none_or(|b| b.namespaced),
+        }
+    }
+}
+
 /// A resource's webhooks, as Kubebuilder's PROJECT records them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -250,6 +270,29 @@ impl Project {
         ))
     }
 
+    /// Where the manager's `#[rbac]` rules go: a ClusterRole, or a Role in
+    /// its namespace for a namespaced project.
+    pub fn manager_scope(&self) -> kubeforge_codegen::rbac::ManagerScope {
+        if self.namespaced {
+            kubeforge_codegen::rbac::ManagerScope::Namespaced
+        } else {
+            kubeforge_codegen::rbac::ManagerScope::Cluster
+        }
+    }
+
+    /// Fails when a namespace-scoped manager would have to watch a
+    /// cluster-scoped kind: a Role grants nothing outside its namespace, so
+    /// that controller could only fail with 403.
+    pub fn check_controller_scope(&self, resource: &Resource) -> Result<()> {
+        if self.namespaced && resource.controller && !resource.namespaced() {
+            bail!(
+                "{} is cluster-scoped and this project's manager is namespace-scoped (a Role grants nothing outside its namespace); allowed: --controller=false, or `kubeforge edit --namespaced=false` first",
+                resource.kind
+            );
+        }
+        Ok(())
+    }
+
     pub fn find_resource(&self, group: &str, version: &str, kind: &str) -> Option<&Resource> {
         self.resources
             .iter()
@@ -280,6 +323,7 @@ mod tests {
             kubeforge: KubeforgeSource::Path("../..".into()),
             layout: vec![LAYOUT.into()],
             license: License::Apache2,
+            namespaced: false,
             owner: Some("The MyApp Authors".into()),
             project_name: "myapp".into(),
             resources: vec![Resource {

@@ -79,6 +79,27 @@ pub fn read_tree(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<BTreeMap<Pa
     Ok(out)
 }
 
+/// Fails unless the project's record of its pristine scaffold is what this
+/// kubeforge's templates produce for its PROJECT: a change merged onto a
+/// project from other templates would fold in every template change since,
+/// which is `alpha update`'s job, not `edit`'s.
+pub fn require_current_templates(root: &Path, project: &Project) -> Result<()> {
+    let base_dir = root.join(BASE_DIR);
+    let recorded = read_tree(&base_dir, |_| true).with_context(|| {
+        format!(
+            "{} has no record of its pristine scaffold ({BASE_DIR})",
+            root.display()
+        )
+    })?;
+    if recorded != pristine_tree(project)? {
+        anyhow::bail!(
+            "{} was scaffolded by another kubeforge version's templates; run `kubeforge alpha update` first, then this command",
+            root.display()
+        );
+    }
+    Ok(())
+}
+
 /// The outcome of merging a project onto a new scaffold.
 #[derive(Debug, Default)]
 pub struct Update {

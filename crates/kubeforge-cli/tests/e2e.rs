@@ -546,3 +546,94 @@ fn the_install_renders_before_and_after_the_first_kind() {
         "{rendered}"
     );
 }
+
+/// `init --namespaced`: the scaffolded tests run the controllers as the
+/// operator's ServiceAccount with nothing but a Role in one namespace, on a
+/// real API server, and pass; the install renders a Role and RoleBinding
+/// and sets WATCH_NAMESPACE.
+#[test]
+fn a_namespaced_operator_works_with_only_a_role() {
+    let dir = tempfile::tempdir().unwrap();
+    // Its own package names, apart from the other generated projects that
+    // share the target directory.
+    let project = dir.path().join("ledger");
+    std::fs::create_dir(&project).unwrap();
+    let repo = repo_root();
+    let repo_str = repo.to_string_lossy().into_owned();
+    ok(
+        "init --namespaced",
+        kubeforge_in(
+            &project,
+            &[
+                "init",
+                "--domain",
+                "example.com",
+                "--namespaced",
+                "--kubeforge-path",
+                &repo_str,
+            ],
+        ),
+    );
+    for args in [
+        &["--group", "apps", "--version", "v1", "--kind", "Ledger"][..],
+        &[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Deployment",
+            "--resource=false",
+            "--controller=true",
+        ],
+    ] {
+        let mut all = vec!["create", "api"];
+        all.extend_from_slice(args);
+        ok("create api", kubeforge_in(&project, &all));
+    }
+    let role = std::fs::read_to_string(project.join("config/rbac/role.yaml")).unwrap();
+    assert!(!role.contains("ClusterRole"), "only a Role:\n{role}");
+    assert!(
+        role.contains("- ledgers/status") && role.contains("- deployments"),
+        "{role}"
+    );
+    std::fs::copy(repo.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+
+    ok("cargo test", cargo(&project, &["test", "--workspace"]));
+    ok("manifests", kubeforge_in(&project, &["manifests"]));
+
+    let kubectl = kubeforge_envtest::assets::find()
+        .expect("control-plane binaries")
+        .kubectl;
+    let rendered = ok(
+        "kubectl kustomize config/default",
+        Command::new(&kubectl)
+            .args(["kustomize", "config/default"])
+            .current_dir(&project)
+            .output()
+            .expect("running kubectl"),
+    );
+    let docs: Vec<&str> = rendered.split("\n---\n").collect();
+    let find = |kind: &str, name: &str| {
+        docs.iter()
+            .find(|d| {
+                d.contains(&format!("kind: {kind}\n")) && d.contains(&format!("name: {name}\n"))
+            })
+            .unwrap_or_else(|| panic!("no {kind} {name} in:\n{rendered}"))
+    };
+    assert!(find("Role", "ledger-manager-role").contains("namespace: ledger-system"));
+    let binding = find("RoleBinding", "ledger-manager-rolebinding");
+    assert!(
+        binding.contains("kind: Role\n  name: ledger-manager-role"),
+        "{binding}"
+    );
+    assert!(
+        !rendered.contains("name: ledger-manager-role\nrules"),
+        "no ClusterRole of that name"
+    );
+    let deployment = find("Deployment", "ledger-controller-manager");
+    assert!(
+        deployment.contains("- name: WATCH_NAMESPACE"),
+        "{deployment}"
+    );
+}

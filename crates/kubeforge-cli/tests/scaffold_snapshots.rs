@@ -85,6 +85,38 @@ fn controller_for_a_builtin_kind() {
     insta::assert_snapshot!("builtin_controllers_tree", render_tree(&root));
 }
 
+/// A namespace-scoped manager (`init --namespaced`), with a controller for
+/// its own kind and one for a built-in kind: only the files that differ
+/// from a cluster-wide project's (the rest are in the other snapshots).
+#[test]
+fn namespaced_manager() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("myapp");
+    std::fs::create_dir(&root).unwrap();
+    init(&root, &["--namespaced"]);
+    create_api(&root, "--group apps --version v1 --kind MyApp");
+    create_api(
+        &root,
+        "--group apps --version v1 --kind Deployment --resource=false",
+    );
+    let rendered = render_tree(&root);
+    let differing = [
+        "PROJECT",
+        "config/manager/manager.yaml",
+        "config/rbac/",
+        "manager/src/controller/deployment.rs",
+        "manager/tests/",
+    ];
+    let mut out = String::new();
+    for file in rendered.split("=== ").filter(|f| !f.is_empty()) {
+        if differing.iter().any(|d| file.starts_with(d)) {
+            out.push_str("=== ");
+            out.push_str(file);
+        }
+    }
+    insta::assert_snapshot!("namespaced_manager_tree", out);
+}
+
 /// The same commands give byte-identical trees.
 #[test]
 fn output_is_deterministic() {

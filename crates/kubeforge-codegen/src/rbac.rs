@@ -47,6 +47,10 @@ pub struct RbacRule {
     pub urls: Vec<String>,
     /// Puts the rule in a `Role` in this namespace instead of the ClusterRole.
     pub namespace: Option<String>,
+    /// Puts the rule in a role of this name instead of `manager-role`
+    /// (controller-gen's `roleName`): e.g. to keep Roles of several
+    /// namespaces apart once kustomize moves them into one.
+    pub role_name: Option<String>,
 }
 
 /// Verbs accepted on resource rules (besides `*`): the ones the Kubernetes
@@ -82,6 +86,7 @@ const KEYS: &[&str] = &[
     "resource_names",
     "urls",
     "namespace",
+    "role_name",
 ];
 
 impl RbacRule {
@@ -124,6 +129,8 @@ struct RbacArgs {
     urls: Option<Values>,
     #[darling(default)]
     namespace: Option<Values>,
+    #[darling(default)]
+    role_name: Option<Values>,
 }
 
 /// The strings of one `key = "a"` or `key = ["a", "b"]`, with spans kept
@@ -282,6 +289,7 @@ fn build(args: RbacArgs, whole: &TokenStream) -> syn::Result<RbacRule> {
         return Ok(RbacRule {
             verbs: values(verbs),
             urls: values(urls),
+            role_name: role_name(&args)?,
             ..RbacRule::default()
         });
     }
@@ -332,7 +340,34 @@ fn build(args: RbacArgs, whole: &TokenStream) -> syn::Result<RbacRule> {
         verbs: values(verbs),
         urls: Vec::new(),
         namespace,
+        role_name: role_name(&args)?,
     })
+}
+
+/// `role_name = "..."`: one name, valid for a Role or ClusterRole as
+/// kubeforge writes them (a DNS-1123 subdomain, like every other name in
+/// config/, so kustomize's prefix keeps it valid).
+fn role_name(args: &RbacArgs) -> syn::Result<Option<String>> {
+    let Some(f) = &args.role_name else {
+        return Ok(None);
+    };
+    match f.values.as_slice() {
+        [(name, span)] => {
+            if crate::names::validate_dns1123_subdomain("role_name", name).is_err() {
+                return Err(syn::Error::new(
+                    *span,
+                    format!(
+                        "invalid role_name `{name}`; expected a DNS subdomain: lower-case letters, digits, '-' and '.', e.g. \"infra-manager\""
+                    ),
+                ));
+            }
+            Ok(Some(name.clone()))
+        }
+        _ => Err(syn::Error::new(
+            f.key,
+            "`role_name` takes a single string, e.g. `role_name = \"infra-manager\"`",
+        )),
+    }
 }
 
 fn values(f: &Values) -> Vec<String> {
@@ -424,12 +459,15 @@ pub struct PolicyRule {
     pub non_resource_urls: Vec<String>,
 }
 
-/// The merged rules: those for the ClusterRole, and those for one Role per
-/// namespace.
+/// The merged rules: those for the ClusterRole, those for one Role per
+/// namespace, and those of rules that name their own role.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RbacManifest {
     pub cluster_rules: Vec<PolicyRule>,
     pub namespaced: BTreeMap<String, Vec<PolicyRule>>,
+    /// Rules with a `role_name`, by (namespace, role name); no namespace
+    /// means a ClusterRole.
+    pub named: BTreeMap<(Option<String>, String), Vec<PolicyRule>>,
 }
 
 /// Merges rules the way controller-gen's `NormalizeRules` does, separately
@@ -448,9 +486,13 @@ pub struct RbacManifest {
 /// resources, names and URLs (possible with `urls` rules), controller-gen
 /// keeps one of them at random and drops the other's verbs; we union them.
 pub fn merge(rules: &[RbacRule]) -> RbacManifest {
-    let mut by_namespace: BTreeMap<Option<&str>, Vec<Working>> = BTreeMap::new();
+    // Keyed like controller-gen's `nsRoleKey`; no role name is the default.
+    type RoleKey<'a> = (Option<&'a str>, Option<&'a str>);
+    let mut by_role: BTreeMap<RoleKey<'_>, Vec<Working>> = BTreeMap::new();
     for rule in rules {
-        let bucket = by_namespace.entry(rule.namespace.as_deref()).or_default();
+        let bucket = by_role
+            .entry((rule.namespace.as_deref(), rule.role_name.as_deref()))
+            .or_default();
         let groups: Vec<String> = rule
             .groups
             .iter()
@@ -479,12 +521,17 @@ pub fn merge(rules: &[RbacRule]) -> RbacManifest {
     }
 
     let mut manifest = RbacManifest::default();
-    for (namespace, working) in by_namespace {
+    for ((namespace, role), working) in by_role {
         let rules = normalize(working);
-        match namespace {
-            None => manifest.cluster_rules = rules,
-            Some(ns) => {
+        match (namespace, role) {
+            (None, None) => manifest.cluster_rules = rules,
+            (Some(ns), None) => {
                 manifest.namespaced.insert(ns.to_string(), rules);
+            }
+            (ns, Some(role)) => {
+                manifest
+                    .named
+                    .insert((ns.map(str::to_string), role.to_string()), rules);
             }
         }
     }
@@ -628,25 +675,108 @@ fn merge_on(rules: Vec<Working>, field: Field4) -> Vec<Working> {
     merge_by_key(groups.into_values().collect())
 }
 
-/// Renders `config/rbac/role.yaml`: the ClusterRole `role_name` (always,
-/// with `rules: []` when empty, since the scaffolded ClusterRoleBinding
-/// refers to it), then a Role named `role_name` per namespace, sorted by
-/// namespace.
-pub fn render_role_yaml(m: &RbacManifest, role_name: &str) -> String {
-    let mut docs = vec![json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": { "name": role_name },
-        "rules": rules_json(&m.cluster_rules),
-    })];
-    for (namespace, rules) in &m.namespaced {
-        docs.push(json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": { "name": role_name, "namespace": namespace },
-            "rules": rules_json(rules),
-        }));
+/// The namespace config/ files put the manager's own objects in; kustomize
+/// (config/default's `namespace:`) replaces it at deploy time, and
+/// kubeforge-envtest with the namespace a test runs the operator in.
+pub const MANAGER_NAMESPACE: &str = "system";
+
+/// Where the manager's rules go: what `kubeforge init --namespaced`
+/// (PROJECT's top-level `namespaced: true`, Kubebuilder's key) changes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ManagerScope {
+    /// Rules without a `namespace` make the ClusterRole, bound by a
+    /// ClusterRoleBinding: the manager watches every namespace.
+    #[default]
+    Cluster,
+    /// Rules without a `namespace` make a Role in the manager's own namespace
+    /// ([`MANAGER_NAMESPACE`]), bound by a RoleBinding: the manager watches
+    /// only its namespace (WATCH_NAMESPACE) and holds no cluster-wide
+    /// permission. Rules with `urls` still need the ClusterRole.
+    Namespaced,
+}
+
+impl ManagerScope {
+    /// The scope a PROJECT file declares: a top-level `namespaced: true`.
+    /// (Resources' own `namespaced:` keys are indented, so they never match.)
+    pub fn of_project(project: &str) -> ManagerScope {
+        let namespaced = project.lines().any(|line| {
+            line.strip_prefix("namespaced:")
+                .is_some_and(|value| value.trim() == "true")
+        });
+        if namespaced {
+            ManagerScope::Namespaced
+        } else {
+            ManagerScope::Cluster
+        }
     }
+}
+
+/// Merges `rules` ([`merge`]) for a manager of `scope`: in a namespaced
+/// project the rules without a namespace (and without `urls`, which only a
+/// ClusterRole can hold) join the Role in [`MANAGER_NAMESPACE`], which
+/// always exists since the scaffolded RoleBinding refers to it.
+pub fn merge_for(rules: &[RbacRule], scope: ManagerScope) -> RbacManifest {
+    match scope {
+        ManagerScope::Cluster => merge(rules),
+        ManagerScope::Namespaced => {
+            let moved: Vec<RbacRule> = rules
+                .iter()
+                .cloned()
+                .map(|mut rule| {
+                    if rule.namespace.is_none() && rule.urls.is_empty() {
+                        rule.namespace = Some(MANAGER_NAMESPACE.to_string());
+                    }
+                    rule
+                })
+                .collect();
+            let mut manifest = merge(&moved);
+            manifest
+                .namespaced
+                .entry(MANAGER_NAMESPACE.to_string())
+                .or_default();
+            manifest
+        }
+    }
+}
+
+/// Renders `config/rbac/role.yaml`: the ClusterRole `role_name` (always for
+/// a cluster-scoped manager, with `rules: []` when empty, since the
+/// scaffolded ClusterRoleBinding refers to it; for a namespaced one only
+/// when a rule needs it), a Role named `role_name` per namespace, and the
+/// roles rules named with `role_name`; in controller-gen's order: by
+/// namespace (ClusterRoles first), then by name.
+pub fn render_role_yaml(m: &RbacManifest, role_name: &str, scope: ManagerScope) -> String {
+    let mut roles: Vec<(&str, &str, &[PolicyRule])> = Vec::new();
+    if scope == ManagerScope::Cluster || !m.cluster_rules.is_empty() {
+        roles.push(("", role_name, &m.cluster_rules));
+    }
+    for (namespace, rules) in &m.namespaced {
+        roles.push((namespace, role_name, rules));
+    }
+    for ((namespace, name), rules) in &m.named {
+        roles.push((namespace.as_deref().unwrap_or(""), name, rules));
+    }
+    roles.sort_by_key(|(namespace, name, _)| (*namespace, *name));
+    let docs: Vec<serde_json::Value> = roles
+        .into_iter()
+        .map(|(namespace, name, rules)| {
+            if namespace.is_empty() {
+                json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRole",
+                    "metadata": { "name": name },
+                    "rules": rules_json(rules),
+                })
+            } else {
+                json!({
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "Role",
+                    "metadata": { "name": name, "namespace": namespace },
+                    "rules": rules_json(rules),
+                })
+            }
+        })
+        .collect();
     crate::yaml::to_documents(&docs)
 }
 
@@ -708,6 +838,7 @@ mod tests {
                 verbs: strings(&["get", "list", "watch"]),
                 urls: vec![],
                 namespace: Some("ns-1".into()),
+                role_name: None,
             }
         );
         let r = RbacRule::parse(quote!(urls = ["/metrics", "/healthz/*"], verbs = "get")).unwrap();
@@ -722,12 +853,12 @@ mod tests {
         assert_eq!(
             parse_err(quote!(groups = "", resources = "pods", verb = "get")),
             "unknown key `verb` (did you mean `verbs`?); expected one of: groups, resources, \
-             verbs, resource_names, urls, namespace"
+             verbs, resource_names, urls, namespace, role_name"
         );
         assert_eq!(
             parse_err(quote!(colour = "red")),
             "unknown key `colour`; expected one of: groups, resources, verbs, resource_names, \
-             urls, namespace"
+             urls, namespace, role_name"
         );
         assert!(parse_err(quote!(type = "x")).starts_with("unknown key `type`;"));
         assert!(
@@ -1111,10 +1242,160 @@ mod tests {
 
     #[test]
     fn empty_input_still_renders_the_cluster_role() {
-        let yaml = render_role_yaml(&merge(&[]), "manager-role");
+        let yaml = render_role_yaml(&merge(&[]), "manager-role", ManagerScope::Cluster);
         assert_eq!(
             yaml,
             "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: manager-role\nrules: []\n"
+        );
+    }
+
+    #[test]
+    fn a_namespaced_manager_gets_a_role_in_its_namespace() {
+        let empty = render_role_yaml(
+            &merge_for(&[], ManagerScope::Namespaced),
+            "manager-role",
+            ManagerScope::Namespaced,
+        );
+        assert_eq!(
+            empty,
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: manager-role\n  namespace: system\nrules: []\n"
+        );
+
+        let mut explicit = rule(&["apps"], &["deployments"], &["get"]);
+        explicit.namespace = Some(MANAGER_NAMESPACE.into());
+        let urls = RbacRule {
+            urls: vec!["/metrics".into()],
+            verbs: vec!["get".into()],
+            ..RbacRule::default()
+        };
+        let rules = [
+            rule(&["apps"], &["deployments"], &["list", "watch"]),
+            explicit,
+            rule(&[""], &["configmaps"], &["get"]),
+            urls,
+        ];
+        let m = merge_for(&rules, ManagerScope::Namespaced);
+        // The rule written with `namespace = "system"` merges with the
+        // unqualified ones, as one Role.
+        assert_eq!(
+            m.namespaced[MANAGER_NAMESPACE],
+            vec![
+                policy(&[""], &["configmaps"], &["get"]),
+                policy(&["apps"], &["deployments"], &["get", "list", "watch"]),
+            ]
+        );
+        // A non-resource URL exists only in a ClusterRole.
+        assert_eq!(m.cluster_rules.len(), 1);
+        let yaml = render_role_yaml(&m, "manager-role", ManagerScope::Namespaced);
+        assert!(yaml.contains("kind: ClusterRole"), "{yaml}");
+        assert_eq!(yaml.matches("kind: Role\n").count(), 1, "{yaml}");
+    }
+
+    /// controller-gen's `roleName`: rules naming a role make their own
+    /// Role or ClusterRole, ordered by namespace (ClusterRoles first), then
+    /// by name, as controller-gen orders them.
+    #[test]
+    fn rules_with_a_role_name_make_their_own_roles() {
+        let parse = |args| RbacRule::parse(args).unwrap();
+        let rules = [
+            parse(quote!(
+                groups = "apps",
+                resources = "deployments",
+                verbs = "get"
+            )),
+            parse(quote!(
+                groups = "apps",
+                resources = "deployments",
+                verbs = "list",
+                namespace = "infrastructure",
+                role_name = "infra-manager"
+            )),
+            parse(quote!(
+                groups = "",
+                resources = "secrets",
+                verbs = "get",
+                namespace = "users",
+                role_name = "user-secrets"
+            )),
+            parse(quote!(
+                groups = "",
+                resources = "nodes",
+                verbs = "get",
+                role_name = "a-nodes"
+            )),
+            parse(quote!(
+                groups = "",
+                resources = "pods",
+                verbs = "get",
+                namespace = "users"
+            )),
+        ];
+        let yaml = render_role_yaml(&merge(&rules), "manager-role", ManagerScope::Cluster);
+        let order: Vec<&str> = yaml
+            .split("---\n")
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                let kind = d.lines().find(|l| l.starts_with("kind:")).unwrap();
+                let name = d.lines().find(|l| l.starts_with("  name:")).unwrap();
+                let ns = d
+                    .lines()
+                    .find(|l| l.starts_with("  namespace:"))
+                    .unwrap_or("");
+                match (kind, name, ns) {
+                    ("kind: ClusterRole", "  name: a-nodes", "") => "cluster a-nodes",
+                    ("kind: ClusterRole", "  name: manager-role", "") => "cluster manager-role",
+                    ("kind: Role", "  name: infra-manager", "  namespace: infrastructure") => {
+                        "infrastructure infra-manager"
+                    }
+                    ("kind: Role", "  name: manager-role", "  namespace: users") => {
+                        "users manager-role"
+                    }
+                    ("kind: Role", "  name: user-secrets", "  namespace: users") => {
+                        "users user-secrets"
+                    }
+                    other => panic!("unexpected role {other:?} in:\n{yaml}"),
+                }
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "cluster a-nodes",
+                "cluster manager-role",
+                "infrastructure infra-manager",
+                "users manager-role",
+                "users user-secrets"
+            ]
+        );
+        assert!(
+            parse_err(quote!(
+                groups = "",
+                resources = "pods",
+                verbs = "get",
+                role_name = "Bad_Name"
+            ))
+            .starts_with("invalid role_name `Bad_Name`")
+        );
+        assert!(
+            parse_err(quote!(
+                groups = "",
+                resources = "pods",
+                verbs = "get",
+                role_name = ["a", "b"]
+            ))
+            .starts_with("`role_name` takes a single string")
+        );
+    }
+
+    #[test]
+    fn the_scope_comes_from_projects_top_level_key() {
+        let cluster =
+            "domain: example.com\nresources:\n- api:\n    namespaced: true\n  kind: MyApp\n";
+        assert_eq!(ManagerScope::of_project(cluster), ManagerScope::Cluster);
+        let namespaced = format!("{cluster}namespaced: true\n");
+        assert_eq!(
+            ManagerScope::of_project(&namespaced),
+            ManagerScope::Namespaced
         );
     }
 
@@ -1185,6 +1466,10 @@ mod tests {
         .into_iter()
         .map(|t| RbacRule::parse(t).unwrap())
         .collect();
-        insta::assert_snapshot!(render_role_yaml(&merge(&rules), "manager-role"));
+        insta::assert_snapshot!(render_role_yaml(
+            &merge(&rules),
+            "manager-role",
+            ManagerScope::Cluster
+        ));
     }
 }

@@ -167,12 +167,14 @@ impl Attributes {
     }
 
     /// `config/rbac/role.yaml` for these rules: the ClusterRole (and any
-    /// namespaced Roles) named `manager-role`, merged as controller-gen does.
-    /// `kubeforge manifests` writes it, `create api` and `create webhook` keep
-    /// it current, and kubeforge-envtest compares it with the file so a test
-    /// can say "run `make manifests`" instead of failing with 403.
-    pub fn role_yaml(&self) -> String {
-        crate::rbac::render_role_yaml(&crate::rbac::merge(&self.rbac), ROLE_NAME)
+    /// namespaced Roles) named `manager-role`, merged as controller-gen does,
+    /// or for a namespaced manager a Role in its namespace
+    /// ([`crate::rbac::merge_for`]). `kubeforge manifests` writes it, `create
+    /// api` and `create webhook` keep it current, and kubeforge-envtest
+    /// compares it with the file so a test can say "run `make manifests`"
+    /// instead of failing with 403.
+    pub fn role_yaml(&self, scope: crate::rbac::ManagerScope) -> String {
+        crate::rbac::render_role_yaml(&crate::rbac::merge_for(&self.rbac, scope), ROLE_NAME, scope)
     }
 
     /// `config/webhook/manifests.yaml` for these webhooks
@@ -534,7 +536,7 @@ mod tests {
         assert_eq!(
             err,
             "src/controller/my_app.rs:3:41: unknown key `verb` (did you mean `verbs`?); \
-             expected one of: groups, resources, verbs, resource_names, urls, namespace"
+             expected one of: groups, resources, verbs, resource_names, urls, namespace, role_name"
         );
         let err = scan_err(
             "impl X {\n    #[kubeforge::rbac(groups = \"\", resources = \"pods\")]\n    fn f() {}\n}\n",

@@ -1,7 +1,7 @@
 //! End to end: Rust sources with `#[rbac]` attributes -> scan -> merge ->
 //! role.yaml, as `kubeforge manifests` runs it.
 
-use kubeforge_codegen::rbac::{merge, render_role_yaml};
+use kubeforge_codegen::rbac::{ManagerScope, merge, render_role_yaml};
 use kubeforge_codegen::scan::scan_dir;
 use std::path::Path;
 
@@ -78,14 +78,18 @@ fn role_yaml_from_a_project() {
     let dir = project();
     let rules = scan_dir(dir.path()).unwrap();
     assert_eq!(rules.len(), 11);
-    let yaml = render_role_yaml(&merge(&rules), "manager-role");
+    let yaml = render_role_yaml(&merge(&rules), "manager-role", ManagerScope::Cluster);
     insta::assert_snapshot!(yaml);
 }
 
 #[test]
 fn role_yaml_reads_back_as_kubernetes_objects() {
     let dir = project();
-    let yaml = render_role_yaml(&merge(&scan_dir(dir.path()).unwrap()), "manager-role");
+    let yaml = render_role_yaml(
+        &merge(&scan_dir(dir.path()).unwrap()),
+        "manager-role",
+        ManagerScope::Cluster,
+    );
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml).unwrap();
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[0]["kind"], "ClusterRole");
@@ -121,4 +125,30 @@ fn errors_name_the_file_and_position() {
         err.starts_with(&format!("{}:2:57: unknown verb `lst`", file.display())),
         "{err}"
     );
+}
+
+/// controller-gen's `roleName`: each role a rule names is its own Role or
+/// ClusterRole, written byte for byte as controller-gen v0.22.0 writes the
+/// equivalent markers (tests/controller_gen_rbac/).
+#[test]
+fn role_names_match_controller_gen() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "src/lib.rs",
+        r#"
+        #[kubeforge::rbac(groups = "apps", resources = "deployments", verbs = "get")]
+        #[kubeforge::rbac(groups = "apps", resources = "deployments", verbs = "list", namespace = "infrastructure", role_name = "infra-manager")]
+        #[kubeforge::rbac(groups = "", resources = "secrets", verbs = "get", namespace = "users", role_name = "user-secrets")]
+        #[kubeforge::rbac(groups = "", resources = "nodes", verbs = "get", role_name = "a-nodes")]
+        #[kubeforge::rbac(groups = "", resources = "pods", verbs = "get", namespace = "users")]
+        pub struct Reconciler;
+        "#,
+    );
+    let yaml = render_role_yaml(
+        &merge(&scan_dir(dir.path()).unwrap()),
+        "manager-role",
+        ManagerScope::Cluster,
+    );
+    assert_eq!(yaml, include_str!("controller_gen_rbac/role.yaml"));
 }

@@ -27,7 +27,7 @@ const RBAC_PROPAGATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The namespace config/ files are written for (`namespace: system`); kustomize's
 /// `namespace:` in config/default replaces it with the operator's namespace.
-const KUSTOMIZE_PLACEHOLDER_NAMESPACE: &str = "system";
+const KUSTOMIZE_PLACEHOLDER_NAMESPACE: &str = kubeforge_codegen::rbac::MANAGER_NAMESPACE;
 
 /// Fails, naming the command that fixes it, when `role_yaml` is a kubeforge
 /// project's generated role and no longer matches the `#[rbac]` attributes
@@ -39,7 +39,7 @@ const KUSTOMIZE_PLACEHOLDER_NAMESPACE: &str = "system";
 /// project (no PROJECT with kubeforge's layout above `config/rbac`) are used
 /// as they are.
 fn check_role_is_current(role_yaml: &Path) -> Result<(), Error> {
-    let Some(root) = kubeforge_project_of(role_yaml) else {
+    let Some((root, scope)) = kubeforge_project_of(role_yaml) else {
         return Ok(());
     };
     let written = std::fs::read_to_string(role_yaml)
@@ -49,7 +49,7 @@ fn check_role_is_current(role_yaml: &Path) -> Result<(), Error> {
             path: role_yaml.to_path_buf(),
             message: format!("cannot read the #[rbac] attributes it is generated from: {e}"),
         })?;
-    if written == found.role_yaml() {
+    if written == found.role_yaml(scope) {
         Ok(())
     } else {
         Err(Error::Manifest {
@@ -59,8 +59,11 @@ fn check_role_is_current(role_yaml: &Path) -> Result<(), Error> {
     }
 }
 
-/// The root of the kubeforge project whose `config/rbac/role.yaml` this is.
-fn kubeforge_project_of(role_yaml: &Path) -> Option<std::path::PathBuf> {
+/// The root of the kubeforge project whose `config/rbac/role.yaml` this is,
+/// and whether its manager is namespaced (PROJECT's `namespaced: true`).
+fn kubeforge_project_of(
+    role_yaml: &Path,
+) -> Option<(std::path::PathBuf, kubeforge_codegen::rbac::ManagerScope)> {
     let rbac_dir = role_yaml.parent()?;
     let config = rbac_dir.parent()?;
     if role_yaml.file_name()? != "role.yaml"
@@ -71,9 +74,12 @@ fn kubeforge_project_of(role_yaml: &Path) -> Option<std::path::PathBuf> {
     }
     let root = config.parent()?;
     let project = std::fs::read_to_string(root.join("PROJECT")).ok()?;
-    project
-        .contains("rust.kubeforge.dev/")
-        .then(|| root.to_path_buf())
+    project.contains("rust.kubeforge.dev/").then(|| {
+        (
+            root.to_path_buf(),
+            kubeforge_codegen::rbac::ManagerScope::of_project(&project),
+        )
+    })
 }
 
 /// A rule to probe with a SubjectAccessReview, to know when bindings have taken effect.
@@ -405,7 +411,7 @@ mod tests {
         let role = root.join("config/rbac/role.yaml");
         let current = kubeforge_codegen::scan::Attributes::from_dir(root)
             .expect("scan")
-            .role_yaml();
+            .role_yaml(kubeforge_codegen::rbac::ManagerScope::Cluster);
         std::fs::write(&role, &current).expect("write");
         check_role_is_current(&role).expect("a current role passes");
 
@@ -421,6 +427,23 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains('\n'), "{err}");
+
+        // A namespaced project's role is a Role: the ClusterRole written
+        // for a cluster-scoped manager is out of date there.
+        std::fs::write(&source, rule).expect("write");
+        check_role_is_current(&role).expect("current again");
+        std::fs::write(
+            root.join("PROJECT"),
+            "layout:\n- rust.kubeforge.dev/v1\nnamespaced: true\n",
+        )
+        .expect("write");
+        check_role_is_current(&role).expect_err("a ClusterRole in a namespaced project");
+        let namespaced = kubeforge_codegen::scan::Attributes::from_dir(root)
+            .expect("scan")
+            .role_yaml(kubeforge_codegen::rbac::ManagerScope::Namespaced);
+        assert!(namespaced.contains("kind: Role\n"), "{namespaced}");
+        std::fs::write(&role, &namespaced).expect("write");
+        check_role_is_current(&role).expect("the namespaced role is current");
 
         // Outside a kubeforge project (no PROJECT), the file is used as it is.
         std::fs::remove_file(root.join("PROJECT")).expect("remove");

@@ -13,10 +13,21 @@ use crate::schema::field::process_field;
 
 /// On error, emit the errors and the item without our attributes, so the
 /// only messages the user sees are ours (not "cannot find attribute `field`").
+/// The derives are not added on this path, so `#[serde(...)]` and
+/// `#[schemars(...)]` go too unless the user derives what reads them.
 pub(crate) fn fallback(e: syn::Error, mut input: DeriveInput) -> TokenStream {
-    for_each_field(&mut input.data, |f, _| {
-        f.attrs.retain(|a| !a.path().is_ident("field"))
-    });
+    let derived = derived_names(&input.attrs);
+    let has = |name: &str| derived.iter().any(|d| d == name);
+    let mut ours = vec!["field"];
+    if !has("Serialize") && !has("Deserialize") && !has("JsonSchema") {
+        ours.push("serde");
+    }
+    if !has("JsonSchema") {
+        ours.push("schemars");
+    }
+    let ours = |a: &Attribute| ours.iter().any(|name| a.path().is_ident(name));
+    input.attrs.retain(|a| !ours(a));
+    for_each_field(&mut input.data, |f, _| f.attrs.retain(|a| !ours(a)));
     let err = e.to_compile_error();
     quote!(#err #input)
 }

@@ -116,6 +116,13 @@ mod webhook;
 /// - `served = false`: the API server does not serve this version.
 /// - `deprecated` or `deprecated = "use v2 instead"`: the version is
 ///   deprecated, with kube's or your warning.
+/// - `skip_version`: the version is left out of the CRD (controller-gen's
+///   `+kubebuilder:skipversion`); its Rust types stay. Not with `storage`.
+///
+/// The whole object: `root_validation = "self.metadata.name.size() <= 63"`
+/// or `root_validation(...)` (as `validation(...)`, repeatable) and
+/// `root_external_docs(url = "...", description = "...")`, on the root
+/// schema.
 ///
 /// The CRD object:
 ///
@@ -125,7 +132,8 @@ mod webhook;
 /// The Spec's schema (the type-level keys of [`macro@schema`], with `self`
 /// the spec): `validation = "..."` or `validation(...)` (repeatable),
 /// `preserve_unknown_fields`, `map_type = "atomic"`, `min_properties = 1`,
-/// `max_properties = 10`.
+/// `max_properties = 10`, `exactly_one_of` / `at_most_one_of` /
+/// `at_least_one_of`, `external_docs(...)`.
 ///
 /// ```rust
 /// #[kubeforge::crd(
@@ -191,6 +199,14 @@ pub fn crd(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   object (`x-kubernetes-map-type`, controller-gen's `+structType`).
 /// - `min_properties = 1`, `max_properties = 10`: bounds on the number of
 ///   properties.
+/// - `exactly_one_of = ["a", "b"]`, `at_most_one_of = [...]`,
+///   `at_least_one_of = [...]`: CEL rules over optional fields, with
+///   controller-gen's text; names are JSON field names, checked.
+/// - `external_docs(url = "https://...", description = "...")`:
+///   `externalDocs` wherever the type is used.
+/// - `list_type = "map"`, `list_map_keys = ["name"]` (or `"set"`,
+///   `"atomic"`): only on a newtype over a `Vec`, controller-gen's named
+///   slice type.
 ///
 /// ```rust
 /// #[kubeforge::schema(
@@ -248,6 +264,9 @@ pub fn crd(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   an item.
 /// - `map_type = "atomic"` or `"granular"`: `x-kubernetes-map-type`.
 /// - `min_properties = 1`, `max_properties = 10`: bounds on a map's size.
+/// - `items(minimum = 1, max_length = 63, ...)`: the value keys above (and
+///   `int_or_string`, `embedded_resource`, `validation(...)`) applied to
+///   each item of a list (controller-gen's `validation:items:*`).
 ///
 /// Defaults and presence:
 ///
@@ -272,8 +291,16 @@ pub fn crd(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   project-wide limit is `kubeforge::crd_settings!(max_desc_len = N)`;
 ///   the tighter one wins.
 ///
+/// Documentation: `title = "..."`, `example = <value of the field's type>`,
+/// `external_docs(url = "https://...", description = "...")`.
+///
 /// Free-form values:
 ///
+/// - `type = "object"` (or `string`, `integer`, `number`, `boolean`,
+///   `array`): replaces the schema's type; the other keys must fit it.
+/// - `schemaless`: drops the type's schema, keeping the description, then
+///   applies the other keys (with `type = "object"` and
+///   `preserve_unknown_fields`, as Kubebuilder pairs it).
 /// - `preserve_unknown_fields`: `x-kubernetes-preserve-unknown-fields: true`
 ///   (for `serde_json::Value`).
 /// - `int_or_string`: `x-kubernetes-int-or-string: true` in place of the

@@ -67,7 +67,9 @@ pub mod __private {
 
     /// The schema rewrites and default check `#[field(...)]` keys expand to.
     pub mod field_schema {
-        pub use crate::field_schema::{StrDefault, embedded_resource, int_or_string};
+        pub use crate::field_schema::{
+            ListField, StrDefault, StrExample, embedded_resource, int_or_string, items, schemaless,
+        };
     }
 
     /// The kind-level schema `#[crd]` expands to: its `JsonSchema` impl

@@ -2,7 +2,10 @@
 //!
 //! Every `#[kubeforge::crd]` type registers one [`CrdVersion`] at link time
 //! (through `inventory`), so the API crate's `crdgen` binary can list every
-//! kind without anyone maintaining a list by hand:
+//! kind without anyone maintaining a list by hand. A version marked
+//! `#[crd(skip_version)]` (controller-gen's `+kubebuilder:skipversion`) does
+//! not register, so it is in no CRD, and a kind whose versions are all
+//! skipped has none:
 //!
 //! ```no_run
 //! // src/bin/crdgen.rs of a generated API crate, which also says

@@ -48,7 +48,11 @@ pub fn plan(args: &CreateApiArgs, root: &Path) -> Result<Plan> {
     }
     // The controller's #[rbac] rules, in config/rbac/role.yaml at once: its
     // test runs with exactly that role, right after scaffolding.
-    super::manifests::plan_source_manifests(&mut plan, root)?;
+    super::manifests::plan_source_manifests(&mut plan, root, project.manager_scope())?;
+    project.check_controller_scope(&Resource {
+        controller: args.controller,
+        ..resource.clone()
+    })?;
     match project.find_resource_mut(&resource.group, &resource.version, &resource.kind) {
         Some(existing) => existing.controller |= args.controller,
         None => project.resources.push(Resource {

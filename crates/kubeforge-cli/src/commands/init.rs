@@ -42,10 +42,8 @@ pub(crate) fn plan(args: &InitArgs, root: &Path) -> Result<(Plan, String)> {
             .context("cannot derive a project name from the directory; pass --project-name")?,
     };
     names::validate_project_name(&project_name)?;
-    if let Some(owner) = &args.owner
-        && (owner.trim().is_empty() || owner.contains(['\n', '"']))
-    {
-        bail!("--owner must be one line without double quotes (e.g. \"The MyApp Authors\")");
+    if let Some(owner) = &args.owner {
+        validate_owner(owner)?;
     }
 
     let kubeforge = match (
@@ -63,6 +61,7 @@ pub(crate) fn plan(args: &InitArgs, root: &Path) -> Result<(Plan, String)> {
         kubeforge,
         layout: vec![project::LAYOUT.to_string()],
         license: args.license,
+        namespaced: args.namespaced,
         owner: args.owner.clone(),
         project_name: project_name.clone(),
         resources: Vec::new(),
@@ -72,4 +71,12 @@ pub(crate) fn plan(args: &InitArgs, root: &Path) -> Result<(Plan, String)> {
     scaffold::init(&mut plan, &project)?;
     regenerate::record_base(&mut plan, &project)?;
     Ok((plan, project_name))
+}
+
+/// `--owner` goes into a `// Copyright <owner>.` line of every source.
+pub(crate) fn validate_owner(owner: &str) -> Result<()> {
+    if owner.trim().is_empty() || owner.contains(['\n', '"']) {
+        bail!("--owner must be one line without double quotes (e.g. \"The MyApp Authors\")");
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ use anyhow::{Context as _, Result, bail};
 use kubeforge_codegen::crd::{
     CLIENT_SIDE_APPLY_LIMIT, ETCD_LIMIT, SizeBudget, human_size, size_budget,
 };
+use kubeforge_codegen::rbac::ManagerScope;
 use kubeforge_codegen::scan::Attributes;
 
 use crate::cli::ManifestsArgs;
@@ -168,7 +169,7 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
     } else {
         Vec::new()
     };
-    plan_from_source(&mut plan, &found)?;
+    plan_from_source(&mut plan, &found, project.manager_scope())?;
     let stale = stale_crds(&root.join(CRD_BASES), &generated, &project.domain)?
         .into_iter()
         .map(|name| Path::new(CRD_BASES).join(name))
@@ -186,8 +187,8 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
 /// Without webhooks, no webhook file is planned: a project without webhooks
 /// has no such file, and one whose attributes were all removed keeps the
 /// file for the user to delete with its kustomization entry.
-fn plan_from_source(plan: &mut Plan, found: &Attributes) -> Result<()> {
-    plan.write_generated(ROLE_FILE, found.role_yaml())?;
+fn plan_from_source(plan: &mut Plan, found: &Attributes, scope: ManagerScope) -> Result<()> {
+    plan.write_generated(ROLE_FILE, found.role_yaml(scope))?;
     if let Some(yaml) = found.webhook_manifests()? {
         plan.write_generated(WEBHOOK_FILE, yaml)?;
     }
@@ -199,7 +200,7 @@ fn plan_from_source(plan: &mut Plan, found: &Attributes) -> Result<()> {
 /// those the plan creates read from the plan, so `cargo test` and
 /// kustomize see current RBAC and webhooks right after `create api` or
 /// `create webhook`, without waiting for `kubeforge manifests`.
-pub fn plan_source_manifests(plan: &mut Plan, root: &Path) -> Result<()> {
+pub fn plan_source_manifests(plan: &mut Plan, root: &Path, scope: ManagerScope) -> Result<()> {
     let mut found = Attributes::from_dir(root)?;
     let created: Vec<(PathBuf, String)> = plan
         .created()
@@ -207,7 +208,7 @@ pub fn plan_source_manifests(plan: &mut Plan, root: &Path) -> Result<()> {
         .map(|(path, text)| (root.join(path), text.to_string()))
         .collect();
     found.extend(Attributes::from_sources(created)?);
-    plan_from_source(plan, &found)
+    plan_from_source(plan, &found, scope)
 }
 
 /// Whether a kustomization sets one namespace for everything it deploys.
@@ -319,7 +320,12 @@ mod tests {
 
         let planned = |dir: &Path| {
             let mut plan = Plan::new(dir);
-            plan_from_source(&mut plan, &Attributes::from_dir(dir).unwrap()).unwrap();
+            plan_from_source(
+                &mut plan,
+                &Attributes::from_dir(dir).unwrap(),
+                ManagerScope::Cluster,
+            )
+            .unwrap();
             plan
         };
         let plan = planned(dir.path());
@@ -357,7 +363,9 @@ mod tests {
         }
         let mut plan = Plan::new(dir.path());
         let found = Attributes::from_dir(dir.path()).unwrap();
-        let err = plan_from_source(&mut plan, &found).unwrap_err().to_string();
+        let err = plan_from_source(&mut plan, &found, ManagerScope::Cluster)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("b.rs:1:1: webhook name `mmyapp-v1.kb.io` is already used at "),
             "{err}"

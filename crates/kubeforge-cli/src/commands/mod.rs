@@ -10,6 +10,7 @@ use crate::cli::{AlphaCommand, Cli, Command, CreateCommand};
 pub mod alpha_update;
 pub mod create_api;
 pub mod create_webhook;
+pub mod edit;
 pub mod envtest;
 pub mod init;
 pub mod manifests;
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
             create_webhook::run(args).map(|()| ExitCode::SUCCESS)
         }
         Command::Manifests(args) => manifests::run(args),
+        Command::Edit(args) => edit::run(args),
         Command::Alpha(AlphaCommand::Update(args)) => alpha_update::run(args),
         Command::Envtest(args) => envtest::run(args).map(|()| ExitCode::SUCCESS),
         Command::Run(args) => run::run(args),
@@ -94,6 +96,7 @@ mod tests {
             project_name: Some("coverage".into()),
             owner: None,
             license: License::Mit,
+            namespaced: false,
             dependency: DependencyArgs {
                 kubeforge_path: None,
                 kubeforge_version: Some("0.1.0".into()),

@@ -34,10 +34,15 @@ pub const ROLE_FILE: &str = "config/rbac/role.yaml";
 pub fn init(plan: &mut Plan, project: &Project) -> Result<()> {
     templates::render(Scaffold::Init, &ProjectModel::new(project), plan)?;
     plan.create(project::FILE_NAME, project.render()?)?;
-    let no_rules = kubeforge_codegen::rbac::merge(&[]);
+    let scope = project.manager_scope();
+    let no_rules = kubeforge_codegen::rbac::merge_for(&[], scope);
     plan.create(
         ROLE_FILE,
-        kubeforge_codegen::rbac::render_role_yaml(&no_rules, "manager-role"),
+        kubeforge_codegen::rbac::render_role_yaml(
+            &no_rules,
+            kubeforge_codegen::scan::ROLE_NAME,
+            scope,
+        ),
     )
 }
 

@@ -21,6 +21,10 @@ pub struct ProjectModel {
     pub manager_lib: String,
     /// The namespace config/default installs into, as Kubebuilder names it.
     pub namespace: String,
+    /// A namespace-scoped manager (`init --namespaced`): Roles instead of
+    /// ClusterRoles, and WATCH_NAMESPACE set to the manager's namespace.
+    /// (`namespaced` is the kind's scope, in [`ResourceModel`].)
+    pub namespaced_manager: bool,
     pub leader_election_id: String,
     /// The comment put on top of generated Rust sources.
     pub license_header: String,
@@ -49,6 +53,7 @@ impl ProjectModel {
             manager_lib: names::crate_ident(&manager_crate),
             manager_crate,
             namespace: format!("{name}-system"),
+            namespaced_manager: project.namespaced,
             leader_election_id: format!("{name}.{}", project.domain),
             license_header: project.license.header(project.owner.as_deref()),
             license_spdx,
@@ -128,7 +133,7 @@ impl ResourceModel {
             },
             crd_name: format!("{}.{api_group}", resource.plural),
             api_group,
-            namespaced: resource.api.as_ref().is_none_or(|a| a.namespaced),
+            namespaced: resource.namespaced(),
             type_path: resource.path.clone(),
             builtin: resource.core,
             controller_name: controller_module.clone(),

@@ -2,13 +2,14 @@
 
 use darling::FromMeta;
 use kubeforge_codegen::names::{is_crd_group, is_dns1123_label, is_kind, is_version};
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
 use syn::{Expr, ExprLit, Lit, LitStr, Meta, Path};
 
 use super::printcolumn::{self, PrintColumn};
 use super::scale::{self, Scale};
-use crate::args::{bare_flag, error, expects, flag, key_span, pair, string, strings};
-use crate::schema::type_keys::{TYPE_KEYS, TypeKeys};
+use crate::args::{bare_flag, error, expects, flag, key_span, nested, pair, string, strings};
+use crate::schema::type_keys::{LIST_KEYS, TYPE_KEYS, TypeKeys, root_rule};
 
 /// The keys of [`CrdKeys`] without the type-level ones, in the order error
 /// messages list them (see [`crd_keys`]).
@@ -31,11 +32,20 @@ const OWN_KEYS: &[&str] = &[
     "storage",
     "served",
     "deprecated",
+    "skip_version",
+    "root_validation",
+    "root_external_docs",
 ];
 
-/// Every key `#[crd]` accepts: its own, then the type-level schema keys.
+/// Every key `#[crd]` accepts: its own, then the type-level schema keys
+/// that fit a Spec (not the list keys of a newtype over a `Vec`, which
+/// [`TypeKeys::check`] refuses here).
 pub(super) fn crd_keys() -> Vec<&'static str> {
-    OWN_KEYS.iter().chain(TYPE_KEYS).copied().collect()
+    OWN_KEYS
+        .iter()
+        .chain(TYPE_KEYS.iter().filter(|k| !LIST_KEYS.contains(k)))
+        .copied()
+        .collect()
 }
 
 /// The parsed `#[crd(...)]` arguments. Every value is checked as it is read;
@@ -82,9 +92,78 @@ pub(super) struct CrdKeys {
     /// `Some(None)` for the bare flag, `Some(Some(warning))` with a text.
     #[darling(default, with = |m| parse_deprecated(m).map(Some))]
     pub deprecated: Option<Option<LitStr>>,
+    /// controller-gen's `+kubebuilder:skipversion`: the type exists, the
+    /// version is not registered (so not in any CRD `kubeforge manifests`
+    /// writes).
+    #[darling(default, with = |m| bare_flag(m).map(Some))]
+    pub skip_version: Option<Span>,
+    /// Repeatable: CEL rules over the whole object (`self.metadata.name`),
+    /// in the root schema's `x-kubernetes-validations`.
+    #[darling(multiple, with = root_rule)]
+    pub root_validation: Vec<TokenStream>,
+    /// controller-gen's `+kubebuilder:externalDocs` on the kind's type: the
+    /// root schema's `externalDocs`, as JSON tokens.
+    #[darling(default, with = |m| parse_external_docs(m).map(Some))]
+    pub root_external_docs: Option<TokenStream>,
     /// `validation`, `preserve_unknown_fields`, ...: the Spec's own schema.
     #[darling(flatten)]
     pub schema: TypeKeys,
+}
+
+/// The keys of `root_external_docs(...)`.
+const EXTERNAL_DOCS_KEYS: &[&str] = &["url", "description"];
+
+#[derive(FromMeta)]
+struct ExternalDocsKeys {
+    #[darling(default, with = |m| string(m, "url = \"https://example.com/docs\"").and_then(check_url).map(Some))]
+    url: Option<LitStr>,
+    #[darling(default, with = |m| string(m, "description = \"About MyApp\"").map(Some))]
+    description: Option<LitStr>,
+}
+
+/// `root_external_docs(url = "...", description = "...")`, as the JSON
+/// tokens of an `externalDocs` object.
+fn parse_external_docs(meta: &Meta) -> darling::Result<TokenStream> {
+    let keys: ExternalDocsKeys = nested(
+        meta,
+        EXTERNAL_DOCS_KEYS,
+        "root_external_docs(url = \"https://example.com/docs\", description = \"About MyApp\")",
+    )?;
+    let Some(url) = keys.url else {
+        return Err(error(
+            key_span(meta),
+            "`root_external_docs(...)` needs `url = \"...\"`",
+        ));
+    };
+    Ok(match keys.description {
+        Some(d) if !d.value().is_empty() => quote!({ "description": #d, "url": #url }),
+        _ => quote!({ "url": #url }),
+    })
+}
+
+/// What controller-gen accepts (Go's `url.ParseRequestURI`): an absolute
+/// URL with a scheme, or an absolute path; no spaces.
+fn check_url(s: LitStr) -> darling::Result<LitStr> {
+    let v = s.value();
+    let scheme_len = v
+        .find(':')
+        .filter(|&n| {
+            n > 0
+                && v[..n].starts_with(|c: char| c.is_ascii_alphabetic())
+                && v[..n]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
+        .map(|n| n + 1);
+    let absolute = scheme_len.is_some_and(|n| v.len() > n) || v.starts_with('/');
+    if absolute && !v.chars().any(char::is_whitespace) {
+        Ok(s)
+    } else {
+        Err(error(
+            s.span(),
+            "`url` must be an absolute URL (e.g. \"https://example.com/docs\") or an absolute path, without spaces",
+        ))
+    }
 }
 
 /// `scope = "Namespaced" | "Cluster"`: whether the kind is namespaced.
@@ -253,13 +332,67 @@ mod tests {
             err.starts_with("unknown `crd` key `grup` (did you mean `group`?); expected one of: group, version, kind,"),
             "{err}"
         );
-        assert!(err.ends_with("min_properties, max_properties"), "{err}");
+        // ... then the type-level ones, without the list keys a Spec cannot take.
+        assert!(
+            err.contains(
+                "deprecated, skip_version, root_validation, root_external_docs, validation, "
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("min_properties, max_properties, exactly_one_of"),
+            "{err}"
+        );
+        assert!(!err.contains("list_type"), "{err}");
         // A type-level key is suggested too, although darling reads those
         // through the flattened TypeKeys.
         let err = parse(quote!(max_propertes = 1)).err().unwrap_or_default();
         assert!(
             err.starts_with("unknown `crd` key `max_propertes` (did you mean `max_properties`?)"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn root_keys_are_read_and_checked() {
+        let keys = parse(quote!(
+            group = "a.b",
+            version = "v1",
+            kind = "K",
+            skip_version,
+            root_validation(rule = "self.metadata.name.size() <= 63", message = "short"),
+            root_validation = "true",
+            root_external_docs(url = "https://example.com/k", description = "About K")
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(keys.skip_version.is_some());
+        assert_eq!(keys.root_validation.len(), 2);
+        assert_eq!(
+            keys.root_external_docs.map(|d| d.to_string()),
+            Some(quote!({ "description": "About K", "url": "https://example.com/k" }).to_string())
+        );
+        let err = |tokens: TokenStream| parse(tokens).err().unwrap_or_default();
+        assert_eq!(
+            err(quote!(root_validation(message = "m"))),
+            "`root_validation(...)` needs a CEL `rule = \"...\"` over the whole object, e.g. `rule = \"self.metadata.name.size() <= 63\"`"
+        );
+        assert_eq!(
+            err(quote!(root_external_docs(description = "d"))),
+            "`root_external_docs(...)` needs `url = \"...\"`"
+        );
+        for bad in ["example.com/docs", "https://example.com/a b", "", "http:"] {
+            assert_eq!(
+                err(quote!(root_external_docs(url = #bad))),
+                "`url` must be an absolute URL (e.g. \"https://example.com/docs\") or an absolute path, without spaces",
+                "{bad}"
+            );
+        }
+        for good in ["https://example.com", "/docs", "mailto:a@example.com"] {
+            assert!(check_url(lit(good)).is_ok(), "{good}");
+        }
+        assert_eq!(
+            err(quote!(skip_version = true)),
+            "`skip_version` expects no value: write just `skip_version`"
         );
     }
 

@@ -42,6 +42,20 @@ pub(super) fn expand(
         },
         None => quote!(::core::option::Option::None),
     };
+    let root_rules = &keys.root_validation;
+    let validations = if root_rules.is_empty() {
+        quote!(::core::option::Option::None)
+    } else {
+        quote! {
+            ::core::option::Option::Some(|| ::kubeforge::serde_json::json!([#(#root_rules),*]))
+        }
+    };
+    let external_docs = match &keys.root_external_docs {
+        Some(docs) => quote! {
+            ::core::option::Option::Some(|| ::kubeforge::serde_json::json!(#docs))
+        },
+        None => quote!(::core::option::Option::None),
+    };
     let schema = quote! {
         impl ::kubeforge::schemars::JsonSchema for #root {
             fn schema_name() -> ::std::borrow::Cow<'static, str> {
@@ -60,6 +74,8 @@ pub(super) fn expand(
                             generator.subschema_for::<#spec>()
                         },
                         status: #status,
+                        validations: #validations,
+                        external_docs: #external_docs,
                     },
                 )
             }
@@ -76,17 +92,23 @@ pub(super) fn expand(
             }
         }
     };
-    let register = quote! {
-        ::kubeforge::__private::inventory::submit! {
-            ::kubeforge::manifests::CrdVersion {
-                kind: #kind_str,
-                version: #version_str,
-                storage: #storage,
-                rust_type: ::core::concat!(::core::module_path!(), "::", #kind_str),
-                crd: #root::crd,
+    // A skipped version (controller-gen's `+kubebuilder:skipversion`) is
+    // left out of the registry, so out of `all_crds()` and the files
+    // `kubeforge manifests` writes; a kind whose versions are all skipped
+    // has no CRD at all, as with controller-gen.
+    let register = keys.skip_version.is_none().then(|| {
+        quote! {
+            ::kubeforge::__private::inventory::submit! {
+                ::kubeforge::manifests::CrdVersion {
+                    kind: #kind_str,
+                    version: #version_str,
+                    storage: #storage,
+                    rust_type: ::core::concat!(::core::module_path!(), "::", #kind_str),
+                    crd: #root::crd,
+                }
             }
         }
-    };
+    });
     let extra = quote!(#[kube(#(#kube),*)]);
     let derive = quote!(::kubeforge::kube::CustomResource);
     let item = item::emit(input, prepared, Some(derive), extra);

@@ -49,6 +49,7 @@ fn crd(args: TokenStream, input: &mut DeriveInput) -> syn::Result<TokenStream> {
     check_struct(input, gvk.as_ref(), &mut errors);
     if let Some(k) = &keys {
         check_combinations(k, &mut errors);
+        k.schema.check(input, &mut errors);
     }
 
     let type_out = keys
@@ -142,6 +143,12 @@ fn check_combinations(keys: &CrdKeys, errors: &mut Errors) {
         errors.push(syn::Error::new(
             *span,
             "`scale(...)` needs the status subresource: add `status = MyAppStatus`",
+        ));
+    }
+    if let (Some(_), Some(span)) = (&keys.storage, keys.skip_version) {
+        errors.push(syn::Error::new(
+            span,
+            "a `skip_version` version is left out of the CRD, so it cannot be the storage version: remove `storage` or `skip_version`",
         ));
     }
 }

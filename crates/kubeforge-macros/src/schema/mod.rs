@@ -27,6 +27,13 @@ pub(crate) struct SchemaOut {
     extend: Vec<(String, TokenStream)>,
     /// Names of transform functions in `kubeforge::manifests::__schema`.
     transforms: Vec<Ident>,
+    /// Transform expressions applied after those (`items(...)`).
+    pub(crate) transform_exprs: Vec<TokenStream>,
+    /// `#[field(schemaless)]`: the `extend` keys go in through
+    /// `field_schema::schemaless`, which first empties the schema (schemars
+    /// applies `extend` before any transform, so a plain `extend` would be
+    /// emptied too).
+    pub(crate) schemaless: bool,
 }
 
 impl SchemaOut {
@@ -41,15 +48,37 @@ impl SchemaOut {
         }
     }
 
+    /// The `extend` keys as one JSON object, for the transforms that take
+    /// them (`schemaless`, `items`).
+    pub(crate) fn json_object(&self) -> TokenStream {
+        let pairs = self.extend.iter().map(|(k, v)| quote!(#k: #v));
+        quote!(::kubeforge::serde_json::json!({ #(#pairs),* }))
+    }
+
+    /// The transforms by name, as paths.
+    pub(crate) fn transform_paths(&self) -> Vec<TokenStream> {
+        self.transforms
+            .iter()
+            .map(|t| quote!(::kubeforge::manifests::__schema::#t))
+            .collect()
+    }
+
     /// The schemars attributes to put on the field or type.
     pub(crate) fn attrs(&self) -> Vec<TokenStream> {
         let mut out = Vec::new();
-        if !self.extend.is_empty() {
+        if self.schemaless {
+            let keys = self.json_object();
+            out.push(quote!(#[schemars(transform = ::kubeforge::manifests::__schema::schemaless(#keys))]));
+        } else if !self.extend.is_empty() {
             let pairs = self.extend.iter().map(|(k, v)| quote!(#k = #v));
             out.push(quote!(#[schemars(extend(#(#pairs),*))]));
         }
-        for t in &self.transforms {
-            out.push(quote!(#[schemars(transform = ::kubeforge::manifests::__schema::#t)]));
+        for t in self
+            .transform_paths()
+            .into_iter()
+            .chain(self.transform_exprs.iter().cloned())
+        {
+            out.push(quote!(#[schemars(transform = #t)]));
         }
         out
     }
@@ -73,6 +102,7 @@ fn schema_type(args: TokenStream, input: &mut DeriveInput) -> syn::Result<TokenS
     let keys: TypeKeys = errors
         .ok(parse_list(args, "schema", TYPE_KEYS))
         .unwrap_or_default();
+    keys.check(input, &mut errors);
     let out = keys.into_schema();
     let prepared = item::prepare(input, &out, &mut errors);
     errors.finish()?;

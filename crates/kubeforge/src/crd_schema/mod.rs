@@ -23,7 +23,8 @@
 //!    descriptions to the project's and the fields' `max_desc_len`.
 //!
 //! The root is controller-gen's too: `apiVersion`, `kind` and `metadata`
-//! properties with its descriptions, and no `title`.
+//! properties with its descriptions, no `title`, and the kind's own CEL
+//! rules (`#[crd(root_validation(...))]`).
 //!
 //! Only generated code calls this module, through `kubeforge::__private`.
 
@@ -61,6 +62,14 @@ pub struct Root {
     pub spec: fn(&mut SchemaGenerator) -> Schema,
     /// The same for the Status, if the kind has one.
     pub status: Option<fn(&mut SchemaGenerator) -> Schema>,
+    /// `#[crd(root_validation(...))]`: the root's `x-kubernetes-validations`
+    /// (a JSON array), CEL rules over the whole object, where
+    /// `self.metadata.name` is visible (controller-gen's `XValidation` on
+    /// the kind's type).
+    pub validations: Option<fn() -> Value>,
+    /// `#[crd(root_external_docs(...))]`: the root's `externalDocs` object
+    /// (controller-gen's `+kubebuilder:externalDocs` on the kind's type).
+    pub external_docs: Option<fn() -> Value>,
 }
 
 /// Why a kind's schema cannot be built. Each is a mistake in the kind's
@@ -163,9 +172,17 @@ pub fn generate(root: &Root, project_max_desc_len: Option<usize>) -> Result<Sche
     if !root.description.is_empty() {
         object.insert("description".into(), root.description.into());
     }
+    if let Some(docs) = root.external_docs {
+        object.insert("externalDocs".into(), docs());
+    }
     object.insert("properties".into(), properties.into());
     object.insert("required".into(), json!(["spec"]));
     object.insert("type".into(), "object".into());
+    if let Some(rules) = root.validations.map(|rules| rules())
+        && rules.as_array().is_some_and(|r| !r.is_empty())
+    {
+        object.insert("x-kubernetes-validations".into(), rules);
+    }
     let mut schema = Schema::from(object);
     for transform in generator.transforms_mut() {
         transform.transform(&mut schema);

@@ -169,6 +169,13 @@ pub struct ManagerArgs {
     #[arg(long, env = "LOG_LEVEL")]
     pub log_level: Option<String>,
 
+    /// Namespaces the controllers watch, comma-separated ("team-a,team-b");
+    /// unset or empty watches every namespace. A namespace-scoped operator
+    /// (`kubeforge init --namespaced`) sets it to its own namespace in
+    /// config/manager, so a Role there is all the permission it needs.
+    #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
+    pub watch_namespace: super::WatchNamespaces,
+
     /// Path to a kubeconfig. When unset, kube's inference applies: KUBECONFIG,
     /// ~/.kube/config, then the in-cluster service account.
     #[arg(long)]
@@ -206,6 +213,7 @@ impl Default for ManagerArgs {
             graceful_shutdown_timeout: Duration::from_secs(30),
             log_format: LogFormat::Text,
             log_level: None,
+            watch_namespace: super::WatchNamespaces::default(),
             kubeconfig: None,
             limits: super::LimitArgs::default(),
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kube::Client;
 use tokio::sync::watch;
 
-use super::ControllerMetrics;
+use super::{ControllerMetrics, Scope};
 
 /// What every controller receives: the shared client, its own metrics and
 /// the manager's shutdown signal. Cheap to clone.
@@ -21,18 +21,20 @@ pub struct Context {
     shutdown: watch::Receiver<bool>,
     metrics: ControllerMetrics,
     max_concurrent_reconciles: u16,
+    scopes: Arc<[Scope]>,
 }
 
 impl Context {
     /// The context of controller `name`, stopping when `shutdown` turns
     /// `true` (or its sender is dropped), allowed `max_concurrent_reconciles`
-    /// reconciles at once (0: no limit).
+    /// reconciles at once (0: no limit), watching `scopes`.
     pub(super) fn new(
         name: &str,
         client: Client,
         shutdown: watch::Receiver<bool>,
         metrics: ControllerMetrics,
         max_concurrent_reconciles: u16,
+        scopes: Arc<[Scope]>,
     ) -> Self {
         Context {
             name: Arc::from(name),
@@ -40,7 +42,35 @@ impl Context {
             shutdown,
             metrics,
             max_concurrent_reconciles,
+            scopes,
         }
+    }
+
+    /// Where this controller watches: `[Scope::Cluster]`, or one
+    /// [`Scope::Namespace`] per namespace in `--watch-namespace`.
+    pub fn scopes(&self) -> &[Scope] {
+        &self.scopes
+    }
+
+    /// Runs `run` once per [`Context::scopes`] entry, concurrently, and
+    /// returns when all have returned; the first error ends the others and
+    /// is returned (the manager then shuts down, as for any failing
+    /// controller).
+    ///
+    /// This is how a scaffolded controller honours `--watch-namespace`:
+    ///
+    /// ```ignore
+    /// pub async fn run(ctx: Context) -> anyhow::Result<()> {
+    ///     ctx.for_each_scope(|scope| run_in(ctx.clone(), scope)).await
+    /// }
+    /// ```
+    pub async fn for_each_scope<F, Fut>(&self, run: F) -> anyhow::Result<()>
+    where
+        F: FnMut(Scope) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>>,
+    {
+        futures::future::try_join_all(self.scopes.iter().cloned().map(run)).await?;
+        Ok(())
     }
 
     /// The name the controller was added under.
@@ -138,6 +168,7 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context")
             .field("name", &self.name)
             .field("max_concurrent_reconciles", &self.max_concurrent_reconciles)
+            .field("scopes", &self.scopes)
             .field("shutting_down", &self.is_shutting_down())
             .finish_non_exhaustive()
     }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
@@ -15,6 +16,7 @@ use tracing::{error, info, warn};
 use super::ManagerError;
 use super::context::Context;
 use super::metrics::ManagerMetrics;
+use super::scope::Scope;
 
 /// A controller as added with `Manager::add_controller`, type-erased so one
 /// list holds controllers of different types until the manager starts them.
@@ -43,6 +45,8 @@ pub(super) struct RunningControllers {
     /// Handed to every controller's [`Context`]; see
     /// [`RunningControllers::max_concurrent_reconciles`].
     max_concurrent_reconciles: u16,
+    /// Handed to every controller's [`Context`] (`--watch-namespace`).
+    scopes: Arc<[Scope]>,
 }
 
 impl RunningControllers {
@@ -52,6 +56,7 @@ impl RunningControllers {
             names: HashMap::new(),
             shutdown: watch::channel(false).0,
             max_concurrent_reconciles: super::limits::DEFAULT_MAX_CONCURRENT_RECONCILES,
+            scopes: Arc::from(vec![Scope::Cluster]),
         }
     }
 
@@ -59,6 +64,12 @@ impl RunningControllers {
     /// (`--max-concurrent-reconciles`; 0 means no limit).
     pub(super) fn max_concurrent_reconciles(mut self, limit: u16) -> Self {
         self.max_concurrent_reconciles = limit;
+        self
+    }
+
+    /// Sets where the controllers' [`Context`]s say to watch.
+    pub(super) fn scopes(mut self, scopes: Vec<Scope>) -> Self {
+        self.scopes = Arc::from(scopes);
         self
     }
 
@@ -80,6 +91,7 @@ impl RunningControllers {
                 self.shutdown.subscribe(),
                 metrics.for_controller(&name),
                 self.max_concurrent_reconciles,
+                self.scopes.clone(),
             );
             info!(controller = %name, "starting controller");
             let handle = self.tasks.spawn(run(ctx));

@@ -39,6 +39,7 @@
 //! | `setup` | [`Manager`] before it runs: client, controllers, listeners |
 //! | `run` | [`Manager::run_until`]: the order things start and stop in |
 //! | `context` | [`Context`]: what each controller is handed |
+//! | `scope` | [`Scope`], [`WatchNamespaces`]: the namespaces controllers watch (`--watch-namespace`) |
 //! | `controllers` | spawning, supervising and stopping controller tasks |
 //! | `limits` | [`LimitArgs`]: reconcile concurrency and the client's rate limit |
 //! | `leader_election` | the Lease: acquire, renew, lose, release |
@@ -64,6 +65,7 @@ mod metrics;
 mod metrics_auth;
 mod process;
 mod run;
+mod scope;
 mod setup;
 mod signals;
 
@@ -85,4 +87,5 @@ pub use limits::{
 };
 pub use metrics::{ControllerMetrics, ReconcileResult};
 pub use process::{MALLOC_ARENA_MAX_ENV, runtime};
+pub use scope::{Scope, WatchNamespaces};
 pub use setup::Manager;

@@ -81,7 +81,8 @@ impl Manager {
         health.set(Phase::Running);
 
         let mut running = RunningControllers::new()
-            .max_concurrent_reconciles(self.args.limits.max_concurrent_reconciles);
+            .max_concurrent_reconciles(self.args.limits.max_concurrent_reconciles)
+            .scopes(self.args.watch_namespace.scopes());
         let pending = std::mem::take(&mut self.controllers);
         let mut shutdown = pin!(shutdown);
 

@@ -7,10 +7,11 @@
 //! The tests of this file share one control plane (`start_shared`): starting
 //! etcd and kube-apiserver takes seconds, so this binary pays for it once,
 //! and each test works in a namespace of its own (`env.namespace()`) that
-//! `env.stop()` deletes. Cluster-scoped objects (CRDs, ClusterRoles, the
-//! operator's namespace) are shared, and every test's manager watches all
-//! namespaces. A test that restarts the API server or needs cluster-scoped
-//! state to itself starts a private plane: `Environment::builder()...start()`.
+//! `env.stop()` deletes; a namespaced kind's manager watches only that
+//! namespace (`--watch-namespace`). Cluster-scoped objects (CRDs,
+//! ClusterRoles, the operator's namespace) are shared. A test that restarts
+//! the API server or needs cluster-scoped state to itself starts a private
+//! plane: `Environment::builder()...start()`.
 
 use std::path::{Path, PathBuf};
 {% if builtin %}
@@ -30,14 +31,17 @@ fn project_root() -> PathBuf {
 async fn operator_role_can_list_and_watch_{{ kind_snake }}() -> anyhow::Result<()> {
     let root = project_root();
     let env = Environment::shared().await?;
-    let client = env
+{% if namespaced_manager %}    // A namespace-scoped manager: its ServiceAccount and Role live in the
+    // namespace it watches, here the test's own.
+    let namespace = env.namespace().await?;
+{% endif %}    let client = env
         .service_account_client(
-            "{{ namespace }}",
+            {% if namespaced_manager %}namespace{% else %}"{{ namespace }}"{% endif %},
             "controller-manager",
             &root.join("config/rbac/role.yaml"),
         )
         .await?;
-    let api = Api::<{{ kind }}>::all(client);
+    let api = {% if namespaced_manager %}Api::<{{ kind }}>::namespaced(client, namespace){% else %}Api::<{{ kind }}>::all(client){% endif %};
     api.list(&ListParams::default().limit(1)).await?;
     let _events = api.watch(&Default::default(), "0").await?;
     env.stop().await;
@@ -46,7 +50,7 @@ async fn operator_role_can_list_and_watch_{{ kind_snake }}() -> anyhow::Result<(
 
 use kubeforge::kube::Api;
 use kubeforge::kube::api::PostParams;
-use kubeforge::manager::{Manager, ManagerArgs};
+use kubeforge::manager::{Manager, ManagerArgs{% if namespaced %}, WatchNamespaces{% endif %}};
 use kubeforge_envtest::Environment;
 
 use {{ type_path }};
@@ -68,10 +72,12 @@ async fn reconcile_records_the_observed_generation() -> anyhow::Result<()> {
         .start_shared()
         .await?;
     let namespace = env.namespace().await?;
-    // The operator's own ServiceAccount and role, not cluster-admin.
+    // The operator's own ServiceAccount and role, not cluster-admin{% if namespaced_manager %}: a
+    // namespace-scoped manager's Role and ServiceAccount live in the
+    // namespace it watches, here the test's own{% endif %}.
     let operator = env
         .service_account_client(
-            "{{ namespace }}",
+            {% if namespaced_manager %}namespace{% else %}"{{ namespace }}"{% endif %},
             "controller-manager",
             &root.join("config/rbac/role.yaml"),
         )
@@ -79,7 +85,11 @@ async fn reconcile_records_the_observed_generation() -> anyhow::Result<()> {
     let args = ManagerArgs {
         metrics_bind_address: "0".into(),
         health_probe_bind_address: "0".into(),
-        ..ManagerArgs::default()
+{% if namespaced %}        // Only this test's namespace, as WATCH_NAMESPACE does in a
+        // namespace-scoped deployment: tests sharing the control plane never
+        // see each other's objects.
+        watch_namespace: WatchNamespaces::new([namespace]).map_err(anyhow::Error::msg)?,
+{% endif %}        ..ManagerArgs::default()
     };
     let mut manager = Manager::with_client(args, "{{ leader_election_id }}", operator)?;
     manager.add_controller("{{ controller_name }}", controller::{{ controller_module }}::run);

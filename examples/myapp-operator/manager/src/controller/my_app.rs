@@ -46,7 +46,7 @@ use kubeforge::kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kubeforge::kube::runtime::finalizer::{self, finalizer};
 use kubeforge::kube::runtime::watcher;
 use kubeforge::kube::{Api, Client, Resource, ResourceExt as _};
-use kubeforge::manager::Context;
+use kubeforge::manager::{Context, Scope};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -178,6 +178,13 @@ fn event(
 // rule: a Role would need the namespace, which only kustomize knows.
 #[kubeforge::rbac(groups = [""], resources = ["configmaps"], verbs = ["get", "create", "patch", "delete"])]
 pub async fn run(ctx: Context) -> anyhow::Result<()> {
+    // One controller per namespace the manager watches (--watch-namespace,
+    // WATCH_NAMESPACE), or one for all namespaces when none is set.
+    ctx.for_each_scope(|scope| run_in(ctx.clone(), scope)).await
+}
+
+/// The controller for the MyApp objects of one [`Scope`].
+async fn run_in(ctx: Context, scope: Scope) -> anyhow::Result<()> {
     let client = ctx.client();
     let metrics = ctx.metrics();
     let state = Arc::new(State::new(client.clone()));
@@ -185,7 +192,7 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
     // annotation, and it runs at most --max-concurrent-reconciles reconciles
     // at once (see kubeforge::lean).
     let controller = kubeforge::lean::controller(
-        Api::<MyApp>::all(client.clone()),
+        scope.api::<MyApp>(client.clone()),
         watcher::Config::default(),
         &ctx,
     );
@@ -197,12 +204,12 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
         // metadata only: a change to an owned object (a hand-made edit, a
         // deletion, a status update) reconciles its MyApp, and owner
         // references are all that takes.
-        .owns_stream(kubeforge::lean::owned::<Deployment>(
-            client.clone(),
+        .owns_stream(kubeforge::lean::owned_in::<Deployment>(
+            scope.api(client.clone()),
             resources::MANAGED_BY,
         ))
-        .owns_stream(kubeforge::lean::owned::<Service>(
-            client,
+        .owns_stream(kubeforge::lean::owned_in::<Service>(
+            scope.api(client),
             resources::MANAGED_BY,
         ))
         .graceful_shutdown_on(ctx.shutdown_signal())

@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use futures::StreamExt as _;
 use kubeforge::backoff::Backoffs;
-{% if builtin %}use kubeforge::kube::runtime::{controller::Action, watcher};
+{% if builtin %}{% if namespaced %}use kubeforge::kube::ResourceExt as _;
+use kubeforge::kube::runtime::{controller::Action, watcher};
+{% else %}use kubeforge::kube::runtime::{controller::Action, watcher};
 use kubeforge::kube::{Api, ResourceExt as _};
-{% else %}use kubeforge::kube::api::{Patch, PatchParams};
+{% endif %}{% else %}use kubeforge::kube::api::{Patch, PatchParams};
 use kubeforge::kube::runtime::{controller::Action, watcher};
 use kubeforge::kube::{Api, Client, ResourceExt as _};
-{% endif %}use kubeforge::manager::{Context, ControllerMetrics};
+{% endif %}use kubeforge::manager::{Context, ControllerMetrics{% if namespaced %}, Scope{% endif %}};
 
 use {{ type_path }};
 
@@ -56,13 +58,23 @@ pub struct State {
 #[kubeforge::rbac(groups = ["{{ api_group }}"], resources = ["{{ plural }}/finalizers"], verbs = ["update"])]
 {% endif %}#[kubeforge::rbac(groups = ["events.k8s.io"], resources = ["events"], verbs = ["create", "patch"])]
 pub async fn run(ctx: Context) -> anyhow::Result<()> {
-    let state = Arc::new(State {
+{% if namespaced %}    // One controller per namespace the manager watches (--watch-namespace,
+    // WATCH_NAMESPACE), or one for all namespaces when none is set.
+    ctx.for_each_scope(|scope| run_in(ctx.clone(), scope)).await
+}
+
+/// The controller for the {{ kind }} objects of one [`Scope`].
+async fn run_in(ctx: Context, scope: Scope) -> anyhow::Result<()> {
+{% endif %}    let state = Arc::new(State {
 {% if builtin %}{% else %}        client: ctx.client(),
 {% endif %}        metrics: ctx.metrics(),
         backoffs: Backoffs::default(),
     });
+{% if namespaced %}    let api = scope.api::<{{ kind }}>(ctx.client());
+{% else %}    // {{ kind }} is cluster-scoped: not in any namespace, so one controller
+    // watches them all, whatever --watch-namespace says.
     let api = Api::<{{ kind }}>::all(ctx.client());
-    // A lean controller: its cache drops managedFields and the last-applied
+{% endif %}    // A lean controller: its cache drops managedFields and the last-applied
     // annotation, and it runs at most --max-concurrent-reconciles reconciles
     // at once (see kubeforge::lean).
     let controller = kubeforge::lean::controller(api, watcher::Config::default(), &ctx);

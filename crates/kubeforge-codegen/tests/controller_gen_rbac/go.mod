@@ -1,0 +1,3 @@
+module example.com/rbacfixture
+
+go 1.24
