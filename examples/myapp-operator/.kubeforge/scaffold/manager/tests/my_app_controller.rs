@@ -21,17 +21,18 @@
 //! The tests of this file share one control plane (`start_shared`): starting
 //! etcd and kube-apiserver takes seconds, so this binary pays for it once,
 //! and each test works in a namespace of its own (`env.namespace()`) that
-//! `env.stop()` deletes. Cluster-scoped objects (CRDs, ClusterRoles, the
-//! operator's namespace) are shared, and every test's manager watches all
-//! namespaces. A test that restarts the API server or needs cluster-scoped
-//! state to itself starts a private plane: `Environment::builder()...start()`.
+//! `env.stop()` deletes; a namespaced kind's manager watches only that
+//! namespace (`--watch-namespace`). Cluster-scoped objects (CRDs,
+//! ClusterRoles, the operator's namespace) are shared. A test that restarts
+//! the API server or needs cluster-scoped state to itself starts a private
+//! plane: `Environment::builder()...start()`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kubeforge::kube::Api;
 use kubeforge::kube::api::PostParams;
-use kubeforge::manager::{Manager, ManagerArgs};
+use kubeforge::manager::{Manager, ManagerArgs, WatchNamespaces};
 use kubeforge_envtest::Environment;
 
 use myapp_api::apps::v1::MyApp;
@@ -64,6 +65,10 @@ async fn reconcile_records_the_observed_generation() -> anyhow::Result<()> {
     let args = ManagerArgs {
         metrics_bind_address: "0".into(),
         health_probe_bind_address: "0".into(),
+        // Only this test's namespace, as WATCH_NAMESPACE does in a
+        // namespace-scoped deployment: tests sharing the control plane never
+        // see each other's objects.
+        watch_namespace: WatchNamespaces::new([namespace]).map_err(anyhow::Error::msg)?,
         ..ManagerArgs::default()
     };
     let mut manager = Manager::with_client(args, "myapp.example.com", operator)?;

@@ -22,7 +22,7 @@ use kubeforge::backoff::Backoffs;
 use kubeforge::kube::api::{Patch, PatchParams};
 use kubeforge::kube::runtime::{controller::Action, watcher};
 use kubeforge::kube::{Api, Client, ResourceExt as _};
-use kubeforge::manager::{Context, ControllerMetrics};
+use kubeforge::manager::{Context, ControllerMetrics, Scope};
 
 use myapp_api::apps::v1::MyApp;
 
@@ -56,12 +56,19 @@ pub struct State {
 #[kubeforge::rbac(groups = ["apps.example.com"], resources = ["myapps/finalizers"], verbs = ["update"])]
 #[kubeforge::rbac(groups = ["events.k8s.io"], resources = ["events"], verbs = ["create", "patch"])]
 pub async fn run(ctx: Context) -> anyhow::Result<()> {
+    // One controller per namespace the manager watches (--watch-namespace,
+    // WATCH_NAMESPACE), or one for all namespaces when none is set.
+    ctx.for_each_scope(|scope| run_in(ctx.clone(), scope)).await
+}
+
+/// The controller for the MyApp objects of one [`Scope`].
+async fn run_in(ctx: Context, scope: Scope) -> anyhow::Result<()> {
     let state = Arc::new(State {
         client: ctx.client(),
         metrics: ctx.metrics(),
         backoffs: Backoffs::default(),
     });
-    let api = Api::<MyApp>::all(ctx.client());
+    let api = scope.api::<MyApp>(ctx.client());
     // A lean controller: its cache drops managedFields and the last-applied
     // annotation, and it runs at most --max-concurrent-reconciles reconciles
     // at once (see kubeforge::lean).
