@@ -8,7 +8,10 @@
 use kubeforge::k8s_openapi::api::core::v1::PodTemplateSpec;
 use kubeforge::k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kubeforge::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kubeforge::serde_json::{self, Value};
+use kubeforge::serde_json::Value;
+
+mod support;
+use support::crd_compare::{differences, rendered_crd, without_descriptions};
 
 /// Embedding embeds Kubernetes types.
 #[kubeforge::crd(
@@ -50,57 +53,7 @@ fn controller_gen() -> Value {
 }
 
 fn ours() -> Value {
-    let crds = kubeforge::manifests::all_crds().expect("registered CRDs merge");
-    let crd = crds
-        .iter()
-        .find(|c| c.metadata.name.as_deref() == Some("embeddings.apps.example.com"))
-        .expect("Embedding is registered");
-    let value = serde_json::to_value(crd).expect("CRD serializes");
-    // As `kubeforge manifests` writes it (no nulls, integral numbers).
-    let rendered = kubeforge_codegen::crd::render_crd(&value).expect("renders");
-    serde_saphyr::from_str(&rendered.yaml).expect("our YAML parses")
-}
-
-/// `description` keys of schema objects, recursively (a property that
-/// happens to be called `description` stays).
-fn without_descriptions(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if map.get("description").is_some_and(Value::is_string) {
-                map.remove("description");
-            }
-            for (k, sub) in map.iter_mut() {
-                if k == "properties" {
-                    if let Value::Object(props) = sub {
-                        props.values_mut().for_each(without_descriptions);
-                    }
-                } else {
-                    without_descriptions(sub);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(without_descriptions),
-        _ => {}
-    }
-}
-
-/// Every path where `a` and `b` differ, one line each.
-fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                let p = format!("{path}/{k}");
-                match (x.get(k), y.get(k)) {
-                    (Some(l), Some(r)) => differences(l, r, &p, out),
-                    (Some(l), None) => out.push(format!("only kubeforge: {p} = {l}")),
-                    (None, Some(r)) => out.push(format!("only controller-gen: {p} = {r}")),
-                    (None, None) => {}
-                }
-            }
-        }
-        _ if a != b => out.push(format!("differs: {path}: {a} vs {b}")),
-        _ => {}
-    }
+    rendered_crd("embeddings.apps.example.com")
 }
 
 fn schema(crd: &Value) -> Value {

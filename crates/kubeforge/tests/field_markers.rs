@@ -12,7 +12,10 @@
 
 use std::collections::BTreeMap;
 
-use kubeforge::serde_json::{self, Value, json};
+use kubeforge::serde_json::{Value, json};
+
+mod support;
+use support::crd_compare::{differences, rendered_crd as ours};
 
 /// FieldMarker uses the field markers.
 #[kubeforge::crd(
@@ -144,45 +147,9 @@ pub enum CountOrPercent {
     Percent(String),
 }
 
-/// The CRD `kubeforge manifests` would write for `name`, parsed back.
-fn ours(name: &str) -> Value {
-    let crds = kubeforge::manifests::all_crds().expect("registered CRDs merge");
-    let crd = crds
-        .iter()
-        .find(|c| c.metadata.name.as_deref() == Some(name))
-        .unwrap_or_else(|| panic!("{name} is registered"));
-    let value = serde_json::to_value(crd).expect("CRD serializes");
-    let rendered = kubeforge_codegen::crd::render_crd(&value).expect("renders");
-    serde_saphyr::from_str(&rendered.yaml).expect("our YAML parses")
-}
-
 fn controller_gen() -> Value {
     let text = include_str!("controller_gen_fields/apps.example.com_fieldmarkers.yaml");
     serde_saphyr::from_str(text).expect("controller-gen's YAML parses")
-}
-
-/// Every path where `a` and `b` differ, one line each.
-fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                let p = format!("{path}/{k}");
-                match (x.get(k), y.get(k)) {
-                    (Some(l), Some(r)) => differences(l, r, &p, out),
-                    (Some(l), None) => out.push(format!("only kubeforge: {p} = {l}")),
-                    (None, Some(r)) => out.push(format!("only controller-gen: {p} = {r}")),
-                    (None, None) => {}
-                }
-            }
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            for (i, (l, r)) in x.iter().zip(y).enumerate() {
-                differences(l, r, &format!("{path}/{i}"), out);
-            }
-        }
-        _ if a != b => out.push(format!("differs: {path}: {a} vs {b}")),
-        _ => {}
-    }
 }
 
 fn schema(crd: &Value) -> Value {

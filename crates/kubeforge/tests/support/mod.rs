@@ -1,8 +1,10 @@
 //! What several test files need: a minimal HTTP/1.1 client, so the tests
-//! carry no HTTP client dependency.
+//! carry no HTTP client dependency; the Gadget kind; CRD comparisons with
+//! controller-gen.
 
 #![allow(dead_code)] // each test file uses only part of it
 
+pub mod crd_compare;
 pub mod gadget;
 
 use std::net::SocketAddr;
