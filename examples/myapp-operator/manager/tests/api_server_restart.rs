@@ -30,7 +30,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn keeps_reconciling_after_the_api_server_restarts() -> anyhow::Result<()> {
-    let mut cluster = Cluster::start().await?;
+    let mut cluster = Cluster::start_private().await?;
     let operator = cluster.start_operator()?;
     let deployments = cluster.api::<Deployment>();
     cluster
@@ -71,7 +71,7 @@ async fn keeps_reconciling_after_the_api_server_restarts() -> anyhow::Result<()>
     .await?;
     let registry: Api<ConfigMap> = Api::namespaced(cluster.admin.clone(), &registry_namespace());
     eventually_within(resumed, "the second registry entry", || async {
-        Ok(registry.get_opt("default.after").await?)
+        Ok(registry.get_opt(&cluster.registry_entry("after")).await?)
     })
     .await?;
 

@@ -70,7 +70,7 @@ async fn start_replica(
 
 #[tokio::test]
 async fn only_the_leader_reconciles_and_a_follower_takes_over() -> anyhow::Result<()> {
-    let mut cluster = Cluster::start().await?;
+    let mut cluster = Cluster::start_private().await?;
     // The Lease permissions ship in their own Role, written for kustomize's
     // placeholder namespace `system`; envtest puts it in the operator's
     // namespace, as a deployment does.

@@ -18,13 +18,15 @@
 //! instead of in production. Needs the control-plane binaries: `make test`
 //! (or `KUBEBUILDER_ASSETS=$(kubeforge envtest) cargo test`).
 //!
-//! Each test has its own control plane, so they run in parallel.
+//! The tests share one control plane (`Cluster::start`), each in a
+//! namespace of its own that its operator alone watches, so they run in
+//! parallel without seeing each other's MyApps.
 
 mod common;
 
 use std::sync::Arc;
 
-use common::{Cluster, NAMESPACE, app_where, condition, eventually};
+use common::{Cluster, app_where, condition, eventually};
 use futures::StreamExt as _;
 use kubeforge::k8s_openapi::api::apps::v1::Deployment;
 use kubeforge::k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -97,7 +99,7 @@ async fn creates_and_updates_the_deployment_service_and_registry_entry() -> anyh
         assert_eq!(owners[0].controller, Some(true));
     }
 
-    let entry_name = format!("{NAMESPACE}.web");
+    let entry_name = cluster.registry_entry("web");
     let registry = registry(&cluster);
     let entry = eventually("the registry entry", || async {
         Ok(registry.get_opt(&entry_name).await?)
@@ -201,7 +203,7 @@ rules:
                 .await?
                 .resource_version(),
             registry(&cluster)
-                .get("default.web")
+                .get(&cluster.registry_entry("web"))
                 .await?
                 .resource_version(),
         ])
@@ -285,8 +287,8 @@ async fn corrects_drift_of_owned_objects() -> anyhow::Result<()> {
 #[tokio::test]
 async fn deployments_without_the_operators_label_are_not_cached() -> anyhow::Result<()> {
     let cluster = Cluster::start().await?;
-    let mut owned = std::pin::pin!(kubeforge::lean::owned::<Deployment>(
-        cluster.operator.clone(),
+    let mut owned = std::pin::pin!(kubeforge::lean::owned_in::<Deployment>(
+        Api::namespaced(cluster.operator.clone(), &cluster.namespace),
         MANAGED_BY
     ));
     let app = cluster
@@ -294,7 +296,7 @@ async fn deployments_without_the_operators_label_are_not_cached() -> anyhow::Res
         .await?;
     // Made by someone else, owned by the MyApp, without the label.
     let stray: Deployment = serde_json::from_value(json!({
-        "metadata": { "name": "stray", "namespace": NAMESPACE },
+        "metadata": { "name": "stray", "namespace": cluster.namespace },
         "spec": {
             "selector": { "matchLabels": { "app": "stray" } },
             "template": {
@@ -461,8 +463,9 @@ async fn records_events_for_what_it_creates_and_updates() -> anyhow::Result<()> 
         Ok((!notes.is_empty()).then_some(notes))
     })
     .await?;
+    let deployment = format!("Deployment {}/web", cluster.namespace);
     assert!(
-        updated.iter().any(|n| n.contains("Deployment default/web")),
+        updated.iter().any(|n| n.contains(&deployment)),
         "{updated:?}"
     );
 
@@ -485,7 +488,7 @@ async fn deleting_a_myapp_removes_its_registry_entry() -> anyhow::Result<()> {
         .await?;
     let registry = registry(&cluster);
     eventually("the registry entry", || async {
-        Ok(registry.get_opt("default.web").await?)
+        Ok(registry.get_opt(&cluster.registry_entry("web")).await?)
     })
     .await?;
     let deployment = cluster.api::<Deployment>().get("web").await?;
@@ -501,7 +504,7 @@ async fn deleting_a_myapp_removes_its_registry_entry() -> anyhow::Result<()> {
     apps.delete("web", &DeleteParams::default()).await?;
     eventually("the registry entry to be deleted", || async {
         Ok(registry
-            .get_opt("default.web")
+            .get_opt(&cluster.registry_entry("web"))
             .await?
             .is_none()
             .then_some(()))
@@ -525,7 +528,7 @@ async fn deleting_a_myapp_removes_its_registry_entry() -> anyhow::Result<()> {
 async fn failures_are_reported_and_retried() -> anyhow::Result<()> {
     let cluster = Cluster::start().await?;
     let stale: ConfigMap = serde_json::from_value(json!({
-        "metadata": { "name": "default.web" },
+        "metadata": { "name": cluster.registry_entry("web") },
         "data": { "image": "stale" },
         "immutable": true,
     }))?;
@@ -559,13 +562,18 @@ async fn failures_are_reported_and_retried() -> anyhow::Result<()> {
     assert_eq!(warning.reason.as_deref(), Some("ReconcileFailed"));
 
     registry(&cluster)
-        .delete("default.web", &DeleteParams::default())
+        .delete(&cluster.registry_entry("web"), &DeleteParams::default())
         .await?;
     app_where(&cluster, "web", "Degraded to clear", |app| {
         condition(app, DEGRADED).as_deref() == Some("False")
     })
     .await?;
-    assert!(registry(&cluster).get_opt("default.web").await?.is_some());
+    assert!(
+        registry(&cluster)
+            .get_opt(&cluster.registry_entry("web"))
+            .await?
+            .is_some()
+    );
 
     operator.stop().await?;
     cluster.env.stop().await;

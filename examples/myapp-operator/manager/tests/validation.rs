@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::{Cluster, NAMESPACE};
+use common::Cluster;
 use kubeforge::kube::Api;
 use kubeforge::kube::api::{ApiResource, DynamicObject, PostParams};
 use myapp_api::apps::v1::MyApp;
@@ -30,7 +30,8 @@ async fn invalid_specs_are_rejected_with_the_servers_message() -> anyhow::Result
     // Untyped objects: `MyAppSpec` cannot even hold a missing image, and
     // the point is what the server accepts, not what the Rust types allow.
     let resource = ApiResource::erase::<MyApp>(&());
-    let api: Api<DynamicObject> = Api::namespaced_with(cluster.admin.clone(), NAMESPACE, &resource);
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(cluster.admin.clone(), &cluster.namespace, &resource);
     let cases = [
         (
             json!({ "replicas": 101, "image": "nginx" }),
@@ -48,7 +49,7 @@ async fn invalid_specs_are_rejected_with_the_servers_message() -> anyhow::Result
     ];
     for (spec, expected) in cases {
         let app = DynamicObject::new("invalid", &resource)
-            .within(NAMESPACE)
+            .within(&cluster.namespace)
             .data(json!({ "spec": spec }));
         let error = api
             .create(&PostParams::default(), &app)
@@ -67,7 +68,7 @@ async fn invalid_specs_are_rejected_with_the_servers_message() -> anyhow::Result
 
     // The defaults fill in what a valid MyApp leaves out.
     let valid = DynamicObject::new("valid", &resource)
-        .within(NAMESPACE)
+        .within(&cluster.namespace)
         .data(json!({ "spec": { "image": "nginx" } }));
     api.create(&PostParams::default(), &valid).await?;
     let created = cluster.api::<MyApp>().get("valid").await?;

@@ -32,7 +32,7 @@ use kubeforge::k8s_openapi::api::apps::v1::Deployment;
 use kubeforge::k8s_openapi::api::events::v1::Event;
 use kubeforge::kube::api::{Patch, PatchParams, PostParams};
 use kubeforge::kube::{Api, Client};
-use kubeforge::manager::{Manager, ManagerArgs, ManagerError};
+use kubeforge::manager::{Manager, ManagerArgs, ManagerError, WatchNamespaces};
 use kubeforge_envtest::Environment;
 use myapp_api::apps::v1::MyApp;
 use myapp_manager::controller;
@@ -43,8 +43,8 @@ use tokio::task::JoinHandle;
 /// purpose: it bounds a hang, it does not measure speed.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// The namespace test MyApps live in.
-pub const NAMESPACE: &str = "default";
+/// The namespace of the MyApps of a test with a control plane of its own.
+pub const PRIVATE_NAMESPACE: &str = "default";
 
 pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -57,6 +57,8 @@ pub struct Cluster {
     pub admin: Client,
     /// Acts as the operator: its ServiceAccount, with config/rbac/role.yaml.
     pub operator: Client,
+    /// Where this test's MyApps live, and all its operator watches.
+    pub namespace: String,
 }
 
 impl Cluster {
@@ -64,12 +66,33 @@ impl Cluster {
     /// up: the CRDs, and the operator's ServiceAccount with its role. The
     /// registry lives in the operator's namespace (`default` outside a
     /// cluster), so there is nothing else to create.
+    ///
+    /// The control plane is shared by this test binary's tests (starting
+    /// one takes seconds); each test gets a namespace of its own, which
+    /// `env.stop()` deletes, and its operator watches only that namespace
+    /// (`--watch-namespace`), so tests never see each other's MyApps.
+    /// Registry entries are named `<namespace>.<name>`, so they never clash.
     pub async fn start() -> anyhow::Result<Self> {
-        let root = project_root();
         let env = Environment::builder()
-            .crd_dir(root.join("config/crd/bases"))
+            .crd_dir(project_root().join("config/crd/bases"))
+            .start_shared()
+            .await?;
+        let namespace = env.namespace().await?.to_owned();
+        Self::with(env, namespace).await
+    }
+
+    /// A control plane of this test's own, for tests that restart the API
+    /// server or elect leaders; MyApps live in [`PRIVATE_NAMESPACE`].
+    pub async fn start_private() -> anyhow::Result<Self> {
+        let env = Environment::builder()
+            .crd_dir(project_root().join("config/crd/bases"))
             .start()
             .await?;
+        Self::with(env, PRIVATE_NAMESPACE.to_owned()).await
+    }
+
+    async fn with(env: Environment, namespace: String) -> anyhow::Result<Self> {
+        let root = project_root();
         let operator = env
             .service_account_client(
                 "myapp-system",
@@ -81,16 +104,17 @@ impl Cluster {
             admin: env.client(),
             env,
             operator,
+            namespace,
         })
     }
 
-    /// The admin's view of MyApps, Deployments, ... in [`NAMESPACE`].
+    /// The admin's view of MyApps, Deployments, ... in the test's namespace.
     pub fn api<K>(&self) -> Api<K>
     where
         K: kubeforge::kube::Resource<Scope = kubeforge::k8s_openapi::NamespaceResourceScope>,
         <K as kubeforge::kube::Resource>::DynamicType: Default,
     {
-        Api::namespaced(self.admin.clone(), NAMESPACE)
+        Api::namespaced(self.admin.clone(), &self.namespace)
     }
 
     /// Creates a MyApp as a user would.
@@ -98,7 +122,7 @@ impl Cluster {
         let app: MyApp = serde_json::from_value(serde_json::json!({
             "apiVersion": "apps.example.com/v1",
             "kind": "MyApp",
-            "metadata": { "name": name, "namespace": NAMESPACE },
+            "metadata": { "name": name, "namespace": self.namespace },
             "spec": spec,
         }))?;
         Ok(self
@@ -140,9 +164,20 @@ impl Cluster {
             .collect())
     }
 
-    /// Starts the operator's manager with the operator's client.
+    /// Starts the operator's manager with the operator's client, watching
+    /// the test's namespace.
     pub fn start_operator(&self) -> anyhow::Result<RunningManager> {
-        RunningManager::start(self.operator.clone(), manager_args())
+        let args = ManagerArgs {
+            watch_namespace: WatchNamespaces::new([self.namespace.as_str()])
+                .map_err(anyhow::Error::msg)?,
+            ..manager_args()
+        };
+        RunningManager::start(self.operator.clone(), args)
+    }
+
+    /// The registry entry of the MyApp `name` of this test.
+    pub fn registry_entry(&self, name: &str) -> String {
+        format!("{}.{name}", self.namespace)
     }
 }
 
