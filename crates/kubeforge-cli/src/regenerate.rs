@@ -110,6 +110,33 @@ pub struct Update {
     pub no_longer_scaffolded: Vec<PathBuf>,
 }
 
+impl Update {
+    /// Fails, naming the files, when the merge overlaps the user's edits and
+    /// `--write-conflicts` was not given: `change` is what was merged in
+    /// ("the new scaffold", "the change").
+    pub fn refuse_conflicts(&self, write_conflicts: bool, change: &str) -> Result<()> {
+        if self.conflicts.is_empty() || write_conflicts {
+            return Ok(());
+        }
+        let files: Vec<String> = self
+            .conflicts
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        anyhow::bail!(
+            "your edits and {change} overlap in {}; nothing was written (re-run with --write-conflicts to resolve them by hand)",
+            files.join(", ")
+        )
+    }
+
+    /// Names each file written with conflict markers, on stderr.
+    pub fn report_conflicts(&self) {
+        for rel in &self.conflicts {
+            eprintln!("conflict: {} (resolve the <<<<<<< markers)", rel.display());
+        }
+    }
+}
+
 /// Plans the three-way merge of the project at `root` onto what the current
 /// templates produce for its PROJECT.
 pub fn plan_update(root: &Path, project: &Project) -> Result<(Plan, Update)> {

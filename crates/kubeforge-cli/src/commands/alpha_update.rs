@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 
 use crate::cli::AlphaUpdateArgs;
 use crate::project::{KubeforgeSource, Project};
@@ -25,17 +25,7 @@ pub fn run(args: AlphaUpdateArgs) -> Result<ExitCode> {
             rel.display()
         );
     }
-    if !update.conflicts.is_empty() && !args.write_conflicts {
-        let files: Vec<String> = update
-            .conflicts
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        bail!(
-            "your edits and the new scaffold overlap in {}; nothing was written (re-run with --write-conflicts to resolve them by hand)",
-            files.join(", ")
-        );
-    }
+    update.refuse_conflicts(args.write_conflicts, "the new scaffold")?;
     if plan.is_empty() {
         println!("already up to date");
         return Ok(ExitCode::SUCCESS);
@@ -46,9 +36,7 @@ pub fn run(args: AlphaUpdateArgs) -> Result<ExitCode> {
         println!("Next: kubeforge manifests, then build and test.");
         Ok(ExitCode::SUCCESS)
     } else {
-        for rel in &update.conflicts {
-            eprintln!("conflict: {} (resolve the <<<<<<< markers)", rel.display());
-        }
+        update.report_conflicts();
         Ok(ExitCode::FAILURE)
     }
 }

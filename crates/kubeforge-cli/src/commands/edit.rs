@@ -12,7 +12,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 
 use crate::cli::EditArgs;
 use crate::project::Project;
@@ -29,22 +29,10 @@ pub fn run(args: EditArgs) -> Result<ExitCode> {
     regenerate::require_current_templates(&root, &project)?;
     let (mut plan, update) = regenerate::plan_update(&root, &edited)?;
     super::manifests::plan_source_manifests(&mut plan, &root, edited.manager_scope())?;
-    if !update.conflicts.is_empty() && !args.write_conflicts {
-        let files: Vec<String> = update
-            .conflicts
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        bail!(
-            "your edits and the change overlap in {}; nothing was written (re-run with --write-conflicts to resolve them by hand)",
-            files.join(", ")
-        );
-    }
+    update.refuse_conflicts(args.write_conflicts, "the change")?;
     super::print_summary(&plan);
     plan.apply()?;
-    for rel in &update.conflicts {
-        eprintln!("conflict: {} (resolve the <<<<<<< markers)", rel.display());
-    }
+    update.report_conflicts();
     if edited.namespaced != project.namespaced {
         if edited.namespaced {
             println!(

@@ -320,7 +320,7 @@ fn parse_multiple_of(meta: &Meta) -> darling::Result<(Number, TokenStream)> {
     Ok((n, tokens))
 }
 
-fn parse_list_map_keys(meta: &Meta) -> darling::Result<(Vec<LitStr>, Span)> {
+pub(crate) fn parse_list_map_keys(meta: &Meta) -> darling::Result<(Vec<LitStr>, Span)> {
     let keys = strings(meta, "list_map_keys = [\"name\"]")?;
     if keys.is_empty() {
         return Err(error(

@@ -64,7 +64,7 @@ pub(crate) struct TypeKeys {
     /// With the span of the key, for "only on a newtype over a Vec".
     #[darling(default, with = |m| one_of(m, LIST_TYPES).map(|l| Some((l, key_span(m)))))]
     list_type: Option<(LitStr, Span)>,
-    #[darling(default, with = |m| parse_list_map_keys(m).map(Some))]
+    #[darling(default, with = |m| super::field::parse_list_map_keys(m).map(Some))]
     list_map_keys: Option<(Vec<LitStr>, Span)>,
     /// `externalDocs`, as on a field (a field's own wins where the type is used).
     #[darling(default, with = |m| super::field::parse_external_docs(m).map(Some))]
@@ -88,17 +88,6 @@ pub(crate) fn root_rule(meta: &Meta) -> darling::Result<TokenStream> {
         }
     }
     validation::rule(meta)
-}
-
-fn parse_list_map_keys(meta: &Meta) -> darling::Result<(Vec<LitStr>, Span)> {
-    let keys = strings(meta, "list_map_keys = [\"name\"]")?;
-    if keys.is_empty() {
-        return Err(error(
-            value_tokens(meta).span(),
-            "`list_map_keys` needs at least one key",
-        ));
-    }
-    Ok((keys, key_span(meta)))
 }
 
 /// Which of controller-gen's one-of markers a [`FieldGroup`] is.
