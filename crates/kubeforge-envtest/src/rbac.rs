@@ -109,6 +109,23 @@ impl Environment {
         name: &str,
         role_yaml: &Path,
     ) -> Result<kube::Client, Error> {
+        let config = self
+            .service_account_config(namespace, name, role_yaml)
+            .await?;
+        kube::Client::try_from(config)
+            .map_err(|e| Error::kube("building the service account client", e))
+    }
+
+    /// Like [`Environment::service_account_client`], but returns the client
+    /// configuration, for code that builds its own client from one (a
+    /// manager's `Manager::with_config`, which adds its rate limit and
+    /// request metrics).
+    pub async fn service_account_config(
+        &self,
+        namespace: &str,
+        name: &str,
+        role_yaml: &Path,
+    ) -> Result<kube::Config, Error> {
         check_role_is_current(role_yaml)?;
         let client = self.client();
         let user = format!("system:serviceaccount:{namespace}:{name}");
@@ -208,8 +225,7 @@ impl Environment {
         let mut config = self.config();
         config.auth_info.impersonate = Some(user);
         config.auth_info.impersonate_groups = Some(groups);
-        kube::Client::try_from(config)
-            .map_err(|e| Error::kube("building the service account client", e))
+        Ok(config)
     }
 }
 

@@ -84,15 +84,19 @@ async fn serves_probes_and_metrics_then_shuts_down() {
     let (status, body) = get(metrics, "/metrics").await;
     assert_eq!(status, 200);
     assert!(
-        body.contains(r#"kubeforge_reconcile_total{controller="widgets",result="success"} 1"#),
+        body.contains(
+            r#"controller_runtime_reconcile_total{controller="widgets",result="success"} 1"#
+        ),
         "{body}"
     );
     assert!(
-        body.contains(r#"kubeforge_reconcile_total{controller="widgets",result="error"} 1"#),
+        body.contains(
+            r#"controller_runtime_reconcile_total{controller="widgets",result="error"} 1"#
+        ),
         "{body}"
     );
     assert!(
-        body.contains(r#"kubeforge_reconcile_duration_seconds_count{controller="widgets"} 2"#),
+        body.contains(r#"controller_runtime_reconcile_time_seconds_count{controller="widgets"} 2"#),
         "{body}"
     );
     assert!(body.contains("my_custom_events_total 7"), "{body}");

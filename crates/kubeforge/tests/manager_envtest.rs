@@ -111,7 +111,7 @@ async fn serves_endpoints_with_a_real_client_and_stops_on_request() {
     let (status, body) = get(metrics, "/metrics").await;
     assert_eq!(status, 200);
     assert!(
-        body.contains(r#"kubeforge_leader_election_status{name="endpoints.example.com"} 1"#),
+        body.contains(r#"leader_election_master_status{name="endpoints.example.com"} 1"#),
         "{body}"
     );
     assert!(holder(&lease(&env, "endpoints.example.com").await).is_some());
@@ -366,9 +366,26 @@ async fn kube_runtime_controller_runs_and_stops_gracefully() {
 
     let (_, body) = get(metrics, "/metrics").await;
     assert!(
-        body.contains(r#"kubeforge_reconcile_total{controller="configmaps",result="success"}"#),
+        body.contains(
+            r#"controller_runtime_reconcile_total{controller="configmaps",result="success"}"#
+        ),
         "{body}"
     );
+    // controller-runtime's and client_golang's names, so dashboards built for
+    // Go operators find them: the client's own requests (counted by the
+    // middleware Manager::new puts in its client), the process, the runtime.
+    for series in [
+        r#"rest_client_requests_total{code="200",method="GET",host="127.0.0.1:"#,
+        r#"controller_runtime_max_concurrent_reconciles{controller="configmaps"} "#,
+        r#"controller_runtime_active_workers{controller="configmaps"} "#,
+        r#"controller_runtime_reconcile_time_seconds_bucket{le="0.005",controller="configmaps"} "#,
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "tokio_runtime_alive_tasks ",
+    ] {
+        assert!(body.contains(series), "{series} missing from:\n{body}");
+    }
     stop_tx.send(()).unwrap();
     within("manager exit", run).await.unwrap().unwrap();
     env.stop().await;

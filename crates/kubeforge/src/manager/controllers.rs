@@ -89,7 +89,7 @@ impl RunningControllers {
                 &name,
                 client.clone(),
                 self.shutdown.subscribe(),
-                metrics.for_controller(&name),
+                metrics.for_controller(&name, self.max_concurrent_reconciles),
                 self.max_concurrent_reconciles,
                 self.scopes.clone(),
             );

@@ -15,8 +15,10 @@ use std::time::Duration;
 use kube::Client;
 use kube::client::ClientBuilder;
 use tower::limit::RateLimitLayer;
+use tower::util::option_layer;
 
 use super::ManagerError;
+use super::request_metrics::{RequestFamily, RequestMetricsLayer};
 
 /// Reconciles each controller runs at once unless told otherwise.
 ///
@@ -100,11 +102,28 @@ impl LimitArgs {
     /// of its connection pool, so a limited request waits there (without a
     /// connection) until the window allows it.
     pub fn client(&self, config: kube::Config) -> Result<Client, ManagerError> {
+        self.counted_client(config, None)
+    }
+
+    /// [`LimitArgs::client`], counting every request in `requests`
+    /// (`rest_client_requests_total`) when given.
+    pub(super) fn counted_client(
+        &self,
+        config: kube::Config,
+        requests: Option<RequestFamily>,
+    ) -> Result<Client, ManagerError> {
+        let host = config.cluster_url.authority().map(ToString::to_string);
         let builder = ClientBuilder::try_from(config).map_err(ManagerError::Client)?;
-        Ok(match self.rate_window() {
-            Some((num, per)) => builder.with_layer(&RateLimitLayer::new(num, per)).build(),
-            None => builder.build(),
-        })
+        // Counted when answered: a request waiting for the rate limit is
+        // not yet a request to the API server.
+        let counting = option_layer(
+            requests.map(|family| RequestMetricsLayer::new(family, host.as_deref().unwrap_or(""))),
+        );
+        let limiting = option_layer(
+            self.rate_window()
+                .map(|(num, per)| RateLimitLayer::new(num, per)),
+        );
+        Ok(builder.with_layer(&limiting).with_layer(&counting).build())
     }
 }
 

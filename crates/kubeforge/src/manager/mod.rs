@@ -43,13 +43,15 @@
 //! | `controllers` | spawning, supervising and stopping controller tasks |
 //! | `limits` | [`LimitArgs`]: reconcile concurrency and the client's rate limit |
 //! | `leader_election` | the Lease: acquire, renew, lose, release |
-//! | `client` | the Kubernetes client from `--kubeconfig` or the environment |
+//! | `client` | the client configuration from `--kubeconfig` or the environment |
 //! | `logging` | the tracing subscriber from `--log-level` / `--log-format` |
 //! | `process` | [`runtime`]: tokio's runtime, built after limiting malloc's arenas |
 //! | `signals` | SIGTERM / SIGINT |
 //! | `error` | [`ManagerError`] |
 //! | `http` | the `/healthz`, `/readyz` and `/metrics` servers (TLS shared with webhooks in `crate::tls`) |
-//! | `metrics` | reconcile metrics ([`ControllerMetrics`]) and the leader gauge |
+//! | `metrics` | controller-runtime's series: reconcile metrics ([`ControllerMetrics`]), workers, the leader gauge |
+//! | `request_metrics` | `rest_client_requests_total`: a tower layer in the client |
+//! | `process_metrics` | `process_*` and `tokio_runtime_*`, read on each scrape |
 //! | `metrics_auth` | who may read `/metrics` (TokenReview + SubjectAccessReview) |
 
 mod args;
@@ -64,6 +66,8 @@ mod logging;
 mod metrics;
 mod metrics_auth;
 mod process;
+mod process_metrics;
+mod request_metrics;
 mod run;
 mod scope;
 mod setup;

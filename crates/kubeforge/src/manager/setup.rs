@@ -10,7 +10,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tracing::info;
 
-use super::client::build_limited_client;
+use super::client::load_config;
 use super::controllers::BoxedController;
 use super::leader_election::pod_namespace;
 use super::logging::init_tracing;
@@ -77,12 +77,32 @@ impl Manager {
     /// `<hash>.<domain>`; any DNS subdomain unique to the operator works).
     pub async fn new(args: ManagerArgs, id: impl Into<String>) -> Result<Self, ManagerError> {
         init_tracing(&args)?;
-        let client = build_limited_client(args.kubeconfig.as_deref(), &args.limits).await?;
-        Self::with_client(args, id, client)
+        let config = load_config(args.kubeconfig.as_deref()).await?;
+        Self::with_config(args, id, config)
+    }
+
+    /// Like [`Manager::new`] but with a ready-made client configuration
+    /// (tests, or configurations built in code); `args.kubeconfig` is
+    /// ignored. The client gets the same rate limit and request metrics as
+    /// [`Manager::new`]'s.
+    pub fn with_config(
+        args: ManagerArgs,
+        id: impl Into<String>,
+        config: kube::Config,
+    ) -> Result<Self, ManagerError> {
+        init_tracing(&args)?;
+        let mut registry = Registry::default();
+        let metrics = ManagerMetrics::register(&mut registry);
+        let client = args
+            .limits
+            .counted_client(config, Some(metrics.requests.clone()))?;
+        Ok(Self::from_parts(args, id, client, registry, metrics))
     }
 
     /// Like [`Manager::new`] but with a ready-made client (tests, or clients
-    /// with custom middleware); `args.kubeconfig` is ignored.
+    /// with custom middleware); `args.kubeconfig` is ignored, and the
+    /// client's requests are not counted in `rest_client_requests_total`
+    /// (the counting is middleware of the client [`Manager::new`] builds).
     pub fn with_client(
         args: ManagerArgs,
         id: impl Into<String>,
@@ -91,7 +111,17 @@ impl Manager {
         init_tracing(&args)?;
         let mut registry = Registry::default();
         let metrics = ManagerMetrics::register(&mut registry);
-        Ok(Manager {
+        Ok(Self::from_parts(args, id, client, registry, metrics))
+    }
+
+    fn from_parts(
+        args: ManagerArgs,
+        id: impl Into<String>,
+        client: Client,
+        registry: Registry,
+        metrics: ManagerMetrics,
+    ) -> Self {
+        Manager {
             args,
             id: id.into(),
             client,
@@ -107,7 +137,7 @@ impl Manager {
             webhook_server: None,
             webhook_name_prefix: String::new(),
             webhook_certs: None,
-        })
+        }
     }
 
     /// The leader-election id (Lease name), as given to [`Manager::new`];

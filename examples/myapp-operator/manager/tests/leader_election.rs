@@ -32,8 +32,9 @@ const LEASE: &str = "myapp.example.com";
 /// Where the Lease lives: the operator's namespace, as deployed.
 const NAMESPACE: &str = "myapp-system";
 
-const LEADING: &str = r#"kubeforge_leader_election_status{name="myapp.example.com"}"#;
-const RECONCILES: &str = r#"kubeforge_reconcile_total{controller="my_app",result="success"}"#;
+const LEADING: &str = r#"leader_election_master_status{name="myapp.example.com"}"#;
+const RECONCILES: &str =
+    r#"controller_runtime_reconcile_total{controller="my_app",result="success"}"#;
 
 /// The value of one sample in a manager's /metrics, if present. A plain
 /// blocking HTTP/1.1 GET: not worth an HTTP client dependency.
