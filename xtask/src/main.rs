@@ -7,6 +7,7 @@
 //! - `envtest`: build (once) the control-plane binaries, print their directory.
 //! - `actionlint`: check the GitHub Actions workflows `kubeforge init`
 //!   scaffolds with actionlint (installed once with `go install`).
+//! - `book`: check docs/' links and build them as an mdBook (installed once).
 //! - `demo`: the main job: the MyApp example end to end on a local control plane.
 //! - `bench [scaffold | memory [--large] [--kubebuilder]]`: the measurements in
 //!   docs/benchmarks.md and docs/memory.md.
@@ -32,6 +33,7 @@ use anyhow::{Context as _, Result, bail};
 mod actionlint;
 mod bench;
 mod bench_memory;
+mod book;
 mod builtin_kinds;
 mod demo;
 mod example;
@@ -68,6 +70,7 @@ fn run_task() -> Result<()> {
     match task {
         "ci" => ci(),
         "actionlint" => actionlint::run(),
+        "book" => book::run().map(|_| ()),
         "envtest" => envtest().map(|dir| println!("{}", dir.display())),
         "demo" => demo::run(),
         "bench" => match args.get(1).map(String::as_str) {
@@ -87,7 +90,7 @@ fn run_task() -> Result<()> {
         "k8s-schemas" => k8s_schemas::run(has_flag(&args, "--check")?),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  actionlint               check the GitHub Actions workflows `kubeforge init` scaffolds, with actionlint\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  k8s-schemas [--check]    regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate from Kubernetes' OpenAPI\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios"
+                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  actionlint               check the GitHub Actions workflows `kubeforge init` scaffolds, with actionlint\n  book                     check docs/' links and build the kubeforge book (mdBook, installed once)\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  k8s-schemas [--check]    regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate from Kubernetes' OpenAPI\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios"
             );
             Ok(())
         }
@@ -266,6 +269,7 @@ fn ci() -> Result<()> {
         // Cheap, and no build needed: a stale table fails in seconds.
         builtin_kinds::run(true)?;
         k8s_schemas::run(true)?;
+        book::run()?;
         let assets = envtest()?;
         actionlint::run()?;
         lint_and_test("kubeforge", &root(), None, &assets)?;

@@ -58,6 +58,7 @@ fn registry(cluster: &Cluster) -> Api<ConfigMap> {
     Api::namespaced(cluster.admin.clone(), &registry_namespace())
 }
 
+// ANCHOR: creates
 /// A new MyApp gets a Deployment and a Service shaped by its spec and
 /// controlled by it, an entry in the registry and the finalizer guarding
 /// that entry; a spec change reaches the Deployment and Service.
@@ -145,6 +146,7 @@ async fn creates_and_updates_the_deployment_service_and_registry_entry() -> anyh
     cluster.env.stop().await;
     Ok(())
 }
+// ANCHOR_END: creates
 
 /// Once everything is in place, a reconcile writes nothing. Proven with a
 /// ServiceAccount that may only read: any write (apply, status, event)

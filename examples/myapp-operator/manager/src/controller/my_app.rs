@@ -163,6 +163,7 @@ fn event(
     }
 }
 
+// ANCHOR: run
 /// Runs the MyApp controller until the manager shuts down.
 ///
 /// The `#[rbac]` attributes are the permissions this controller needs;
@@ -182,7 +183,9 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
     // WATCH_NAMESPACE), or one for all namespaces when none is set.
     ctx.for_each_scope(|scope| run_in(ctx.clone(), scope)).await
 }
+// ANCHOR_END: run
 
+// ANCHOR: run_in
 /// The controller for the MyApp objects of one [`Scope`].
 async fn run_in(ctx: Context, scope: Scope) -> anyhow::Result<()> {
     let client = ctx.client();
@@ -227,7 +230,9 @@ async fn run_in(ctx: Context, scope: Scope) -> anyhow::Result<()> {
         .await;
     Ok(())
 }
+// ANCHOR_END: run_in
 
+// ANCHOR: reconcile
 /// Brings the world in line with one MyApp. Called whenever it (or its
 /// Deployment or Service) changes, and again after the returned delay.
 pub async fn reconcile(app: Arc<MyApp>, state: Arc<State>) -> Result<Action, Error> {
@@ -252,6 +257,7 @@ pub async fn reconcile(app: Arc<MyApp>, state: Arc<State>) -> Result<Action, Err
         }
     }
 }
+// ANCHOR_END: reconcile
 
 /// Decides when to retry after a failed reconcile: after this MyApp's next
 /// backoff delay.
@@ -261,6 +267,7 @@ pub fn error_policy(app: Arc<MyApp>, error: &Error, state: Arc<State>) -> Action
     Action::requeue(delay)
 }
 
+// ANCHOR: apply
 /// Creates or updates what the MyApp asks for, then its status.
 async fn apply(app: &MyApp, state: &State) -> Result<Action, Error> {
     let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
@@ -301,6 +308,7 @@ async fn apply(app: &MyApp, state: &State) -> Result<Action, Error> {
     }
     Ok(Action::requeue(RESYNC))
 }
+// ANCHOR_END: apply
 
 /// Makes sure `desired` is in place and returns the object as the API server
 /// has it. Applies (server-side, forcing ownership of the fields the
@@ -337,6 +345,7 @@ where
     Ok(applied)
 }
 
+// ANCHOR: cleanup
 /// Removes what owner references cannot: the registry entry. The Deployment
 /// and Service are left to the garbage collector. Deleting an entry that is
 /// already gone is success, so cleanup can run any number of times.
@@ -352,6 +361,7 @@ async fn cleanup(app: &MyApp, state: &State) -> Result<Action, Error> {
         })?;
     Ok(Action::await_change())
 }
+// ANCHOR_END: cleanup
 
 /// Makes a failure visible where users look: a Warning event and the
 /// `Degraded` condition (written only if it changed).

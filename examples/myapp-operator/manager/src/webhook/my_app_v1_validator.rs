@@ -72,6 +72,7 @@ impl MyAppValidator {
     }
 }
 
+// ANCHOR: validator
 impl Validator<MyApp> for MyAppValidator {
     async fn validate_create(
         &self,
@@ -91,6 +92,7 @@ impl Validator<MyApp> for MyAppValidator {
         Self::check(new)
     }
 }
+// ANCHOR_END: validator
 
 /// Serves [`MyAppValidator`] at its path; main.rs calls this.
 pub fn register(server: WebhookServer) -> WebhookServer {

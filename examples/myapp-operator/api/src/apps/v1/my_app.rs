@@ -17,6 +17,7 @@
 use kubeforge::k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde::{Deserialize, Serialize};
 
+// ANCHOR: spec
 /// A MyApp runs a stateless web application: a Deployment of `replicas` pods
 /// running `image`, exposed inside the cluster by a Service on `port`. The
 /// operator creates both, keeps them as the MyApp says, and reports their
@@ -46,7 +47,9 @@ pub struct MyAppSpec {
     #[field(minimum = 1, maximum = 65535, default = 8080)]
     pub port: i32,
 }
+// ANCHOR_END: spec
 
+// ANCHOR: status
 /// The observed state of a MyApp, written by its controller.
 #[kubeforge::schema]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -66,3 +69,4 @@ pub struct MyAppStatus {
     #[field(list_type = "map", list_map_keys = ["type"])]
     pub conditions: Vec<Condition>,
 }
+// ANCHOR_END: status

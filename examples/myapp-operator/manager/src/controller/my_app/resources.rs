@@ -86,6 +86,7 @@ fn owned_metadata(app: &MyApp, owner: &OwnerReference) -> ObjectMeta {
     }
 }
 
+// ANCHOR: deployment
 /// The Deployment running the MyApp's pods.
 pub fn deployment(app: &MyApp, owner: &OwnerReference) -> Deployment {
     let container = Container {
@@ -124,6 +125,7 @@ pub fn deployment(app: &MyApp, owner: &OwnerReference) -> Deployment {
         status: None,
     }
 }
+// ANCHOR_END: deployment
 
 /// The ClusterIP Service in front of the MyApp's pods.
 pub fn service(app: &MyApp, owner: &OwnerReference) -> Service {

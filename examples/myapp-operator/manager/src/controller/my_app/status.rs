@@ -32,6 +32,7 @@ pub const PROGRESSING: &str = "Progressing";
 /// reconcile, or the rollout has stalled.
 pub const DEGRADED: &str = "Degraded";
 
+// ANCHOR: observe
 /// The status the MyApp should have, given its Deployment as the API server
 /// returned it. Starts from the current status so conditions whose status
 /// did not change keep their `lastTransitionTime`; the caller writes the
@@ -90,6 +91,7 @@ pub fn observe(app: &MyApp, deployment: &Deployment) -> MyAppStatus {
     });
     next
 }
+// ANCHOR_END: observe
 
 /// The MyApp's current status with `Degraded` set to explain a failed
 /// reconcile; everything else is kept as last observed.
