@@ -281,16 +281,24 @@ pub(crate) fn parse_external_docs(meta: &Meta) -> darling::Result<TokenStream> {
             "`external_docs(...)` needs `url = \"...\"`, e.g. `external_docs(url = \"https://example.com/docs\")`",
         ));
     };
-    if !is_request_uri(&url.value()) {
-        return Err(error(
-            url.span(),
-            "`url` must be an absolute URL (`https://...`) or an absolute path (`/docs`), without spaces",
-        ));
-    }
+    check_url(&url)?;
     Ok(match docs.description {
         Some(d) => quote!({ "url": #url, "description": #d }),
         None => quote!({ "url": #url }),
     })
+}
+
+/// An `external_docs` URL (on a field, a type or the root): what
+/// controller-gen accepts, so a URL it would refuse is refused here too.
+pub(crate) fn check_url(url: &LitStr) -> darling::Result<()> {
+    if is_request_uri(&url.value()) {
+        Ok(())
+    } else {
+        Err(error(
+            url.span(),
+            "`url` must be an absolute URL (e.g. \"https://example.com/docs\") or an absolute path (e.g. \"/docs\"), without spaces",
+        ))
+    }
 }
 
 /// What Go's `url.ParseRequestURI` accepts, roughly: a scheme
