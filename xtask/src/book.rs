@@ -35,13 +35,32 @@ pub fn run() -> Result<PathBuf> {
     }
     let mdbook = install()?;
     let out = crate::target_dir()?.join("book");
-    crate::step(
-        "mdbook build",
-        crate::command(&mdbook)
-            .arg("build")
-            .arg("--dest-dir")
-            .arg(&out),
-    )?;
+    eprintln!("==> mdbook build");
+    let output = crate::command(&mdbook)
+        .arg("build")
+        .arg("--dest-dir")
+        .arg(&out)
+        .output()
+        .context("running mdbook build")?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    eprint!("{log}");
+    // A warning is a page that renders wrong (an unclosed tag, a missing
+    // include): as much a broken book as a failed build.
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+        .collect();
+    if !output.status.success() || !warnings.is_empty() {
+        bail!(
+            "mdbook build {}: {}",
+            if output.status.success() {
+                "warned"
+            } else {
+                "failed"
+            },
+            warnings.join("; ")
+        );
+    }
     eprintln!("the book: {}", out.join("index.html").display());
     Ok(out)
 }

@@ -172,10 +172,26 @@ fn help(arg: &Arg) -> String {
 }
 
 /// Doc-comment paragraphs joined into one Markdown line each; blank lines
-/// become line breaks so a table cell stays one row.
+/// become line breaks so a table cell stays one row. Placeholders such as
+/// `<group>` outside code spans are escaped, or the book would read them
+/// as HTML tags.
 fn unwrap_lines(text: &str) -> String {
     text.split("\n\n")
-        .map(|para| para.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|para| escape_outside_code(&para.split_whitespace().collect::<Vec<_>>().join(" ")))
         .collect::<Vec<_>>()
         .join("<br>")
+}
+
+fn escape_outside_code(text: &str) -> String {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 0 {
+                part.replace('<', "&lt;").replace('>', "&gt;")
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
