@@ -8,6 +8,9 @@
 //! - `actionlint`: check the GitHub Actions workflows `kubeforge init`
 //!   scaffolds with actionlint (installed once with `go install`).
 //! - `book`: check docs/' links and build them as an mdBook (installed once).
+//! - `helm`: check the Helm chart `kubeforge edit --plugins helm` scaffolds
+//!   with `helm lint`, `helm template` and a server-side dry-run on a real
+//!   API server (Helm installed once with `go install`).
 //! - `demo`: the main job: the MyApp example end to end on a local control plane.
 //! - `bench [scaffold | memory [--large] [--kubebuilder]]`: the measurements in
 //!   docs/benchmarks.md and docs/memory.md.
@@ -38,6 +41,7 @@ mod builtin_kinds;
 mod demo;
 mod example;
 mod go_tools;
+mod helm;
 mod k8s_schemas;
 mod kubebuilder;
 
@@ -71,6 +75,7 @@ fn run_task() -> Result<()> {
         "ci" => ci(),
         "actionlint" => actionlint::run(),
         "book" => book::run().map(|_| ()),
+        "helm" => helm::run(),
         "envtest" => envtest().map(|dir| println!("{}", dir.display())),
         "demo" => demo::run(),
         "bench" => match args.get(1).map(String::as_str) {
@@ -90,7 +95,7 @@ fn run_task() -> Result<()> {
         "k8s-schemas" => k8s_schemas::run(has_flag(&args, "--check")?),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  actionlint               check the GitHub Actions workflows `kubeforge init` scaffolds, with actionlint\n  book                     check docs/' links and build the kubeforge book (mdBook, installed once)\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  k8s-schemas [--check]    regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate from Kubernetes' OpenAPI\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios"
+                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  actionlint               check the GitHub Actions workflows `kubeforge init` scaffolds, with actionlint\n  book                     check docs/' links and build the kubeforge book (mdBook, installed once)\n  helm                     check the Helm chart `edit --plugins helm` scaffolds: helm lint, helm template, server-side dry-run\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  k8s-schemas [--check]    regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate from Kubernetes' OpenAPI\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios"
             );
             Ok(())
         }
@@ -272,6 +277,7 @@ fn ci() -> Result<()> {
         book::run()?;
         let assets = envtest()?;
         actionlint::run()?;
+        helm::run()?;
         lint_and_test("kubeforge", &root(), None, &assets)?;
         example::check(&assets)?;
         demo::run()

@@ -60,13 +60,17 @@ pub enum Command {
   kubeforge run --kubeconfig ~/.kube/config
   kubeforge run -- --log-level debug     # flags after -- go to the manager")]
     Run(RunArgs),
-    /// Change what `init` decided (namespace scope, licence, owner) and
-    /// carry it through the scaffolded files, keeping your edits (a
-    /// three-way merge, as `alpha update`). All or nothing.
+    /// Change what `init` decided (namespace scope, licence, owner) or add
+    /// plugins (Grafana dashboards, a Helm chart), and carry it through the
+    /// scaffolded files, keeping your edits (a three-way merge, as `alpha
+    /// update`). All or nothing.
     #[command(after_help = "Examples:
   kubeforge edit --namespaced             # watch only the manager's namespace, Roles instead of ClusterRoles
   kubeforge edit --namespaced=false       # back to a cluster-wide manager
-  kubeforge edit --license mit --owner \"The MyApp Authors\"")]
+  kubeforge edit --license mit --owner \"The MyApp Authors\"
+  kubeforge edit --plugins grafana        # grafana/: dashboards over the manager's metrics
+  kubeforge edit --plugins helm           # dist/chart: a Helm chart, kept in step by `kubeforge manifests`
+  kubeforge edit --plugins grafana.kubebuilder.io/v1-alpha,helm/v2-alpha")]
     Edit(EditArgs),
     /// Experimental commands.
     #[command(subcommand, after_help = "Example:\n  kubeforge alpha update")]
@@ -131,6 +135,12 @@ pub struct EditArgs {
     /// The copyright owner named in the licence header.
     #[arg(long)]
     pub owner: Option<String>,
+    /// Turn on a plugin: `grafana` (grafana.kubebuilder.io/v1-alpha) or
+    /// `helm` (helm.kubebuilder.io/v2-alpha), in any of Kubebuilder's
+    /// spellings; repeatable, or comma-separated. Plugins cannot be turned
+    /// off again (delete their files and PROJECT's entry by hand).
+    #[arg(long, value_name = "PLUGIN", value_delimiter = ',')]
+    pub plugins: Vec<String>,
     /// On conflicts between your edits and the change, write the files with
     /// <<<<<<< markers instead of writing nothing.
     #[arg(long)]

@@ -2,6 +2,7 @@
 //! of Kubebuilder's (version 3 config), so every later command knows the
 //! domain, the project's name and each resource without re-reading code.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
@@ -41,6 +42,11 @@ pub struct Project {
     pub namespaced: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// Optional plugins (`kubeforge edit --plugins`), keyed as Kubebuilder's
+    /// PROJECT keys them (`grafana.kubebuilder.io/v1-alpha: {}`), so the
+    /// scaffold replayed from PROJECT renders their files too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plugins: BTreeMap<String, serde_json::Value>,
     pub project_name: String,
     #[serde(default)]
     pub resources: Vec<Resource>,
@@ -77,6 +83,69 @@ impl License {
             License::Mit => "MIT",
             License::None => "",
         }
+    }
+}
+
+/// An optional plugin `kubeforge edit --plugins` turns on. Kubebuilder's
+/// keys, so a PROJECT reads the same to someone who knows Kubebuilder's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Plugin {
+    /// Grafana dashboards over the manager's metrics (`grafana/`).
+    Grafana,
+    /// A Helm chart of the operator (`dist/chart/`).
+    Helm,
+}
+
+impl Plugin {
+    /// Every plugin, in the order `--help` and errors list them.
+    pub const ALL: [Plugin; 2] = [Plugin::Grafana, Plugin::Helm];
+
+    /// The key PROJECT records the plugin under, as Kubebuilder's.
+    pub fn key(self) -> &'static str {
+        match self {
+            Plugin::Grafana => "grafana.kubebuilder.io/v1-alpha",
+            Plugin::Helm => "helm.kubebuilder.io/v2-alpha",
+        }
+    }
+
+    /// Every spelling `--plugins` accepts: the short name, the key, and
+    /// Kubebuilder's `<name>/<version>` shorthand.
+    fn spellings(self) -> [&'static str; 3] {
+        match self {
+            Plugin::Grafana => [
+                "grafana",
+                "grafana.kubebuilder.io/v1-alpha",
+                "grafana/v1-alpha",
+            ],
+            Plugin::Helm => ["helm", "helm.kubebuilder.io/v2-alpha", "helm/v2-alpha"],
+        }
+    }
+
+    /// The plugin `--plugins` names, or one line listing what is allowed.
+    pub fn parse(name: &str) -> Result<Plugin> {
+        Plugin::ALL
+            .into_iter()
+            .find(|p| p.spellings().contains(&name.trim()))
+            .ok_or_else(|| {
+                anyhow::anyhow!("unknown plugin `{name}`; allowed: {}", Plugin::allowed())
+            })
+    }
+
+    /// The plugin recorded under `key` in PROJECT.
+    fn from_key(key: &str) -> Option<Plugin> {
+        Plugin::ALL.into_iter().find(|p| p.key() == key)
+    }
+
+    /// What `--plugins` accepts, for error lines.
+    fn allowed() -> String {
+        Plugin::ALL
+            .iter()
+            .map(|p| {
+                let [short, rest @ ..] = p.spellings();
+                format!("{short} ({})", rest.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -251,6 +320,17 @@ impl Project {
             };
             anyhow::anyhow!("{} is not a valid PROJECT file: {err}{hint}", path.display())
         })?;
+        if let Some(key) = project
+            .plugins
+            .keys()
+            .find(|k| Plugin::from_key(k).is_none())
+        {
+            bail!(
+                "{} has plugin `{key}`, which this kubeforge does not know; known: {}",
+                path.display(),
+                Plugin::ALL.map(Plugin::key).join(", ")
+            );
+        }
         if !project.layout.iter().any(|l| l == LAYOUT) {
             bail!(
                 "{} has layout {:?}; this kubeforge understands only {LAYOUT}",
@@ -268,6 +348,19 @@ impl Project {
             "{HEADER}{}",
             kubeforge_codegen::yaml::to_document(&value)
         ))
+    }
+
+    /// Whether PROJECT has `plugin` turned on.
+    pub fn has_plugin(&self, plugin: Plugin) -> bool {
+        self.plugins.contains_key(plugin.key())
+    }
+
+    /// Turns `plugin` on, with no settings (`{}`), as Kubebuilder records
+    /// a plugin without any. Returns whether it was off.
+    pub fn add_plugin(&mut self, plugin: Plugin) -> bool {
+        self.plugins
+            .insert(plugin.key().to_string(), serde_json::json!({}))
+            .is_none()
     }
 
     /// Where the manager's `#[rbac]` rules go: a ClusterRole, or a Role in
@@ -325,6 +418,7 @@ mod tests {
             license: License::Apache2,
             namespaced: false,
             owner: Some("The MyApp Authors".into()),
+            plugins: BTreeMap::from([(Plugin::Grafana.key().into(), serde_json::json!({}))]),
             project_name: "myapp".into(),
             resources: vec![Resource {
                 api: Some(Api {
@@ -354,6 +448,51 @@ mod tests {
         assert_eq!(back, project);
         assert_eq!(back.resources[0].api_group(), "apps.example.com");
         assert!(text.contains("kubeforge:\n  path: ../..\n"), "{text}");
+        assert!(
+            text.contains("plugins:\n  grafana.kubebuilder.io/v1-alpha: {}\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn plugins_accept_kubebuilder_spellings_and_list_the_allowed_ones() {
+        for name in [
+            "grafana",
+            "grafana.kubebuilder.io/v1-alpha",
+            "grafana/v1-alpha",
+        ] {
+            assert_eq!(Plugin::parse(name).unwrap(), Plugin::Grafana);
+        }
+        for name in ["helm", "helm.kubebuilder.io/v2-alpha", "helm/v2-alpha"] {
+            assert_eq!(Plugin::parse(name).unwrap(), Plugin::Helm);
+        }
+        let err = Plugin::parse("helm/v1-alpha").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown plugin `helm/v1-alpha`; allowed: grafana (grafana.kubebuilder.io/v1-alpha, grafana/v1-alpha), helm (helm.kubebuilder.io/v2-alpha, helm/v2-alpha)"
+        );
+    }
+
+    /// A plugin this kubeforge cannot replay is refused, not dropped: the
+    /// next command would otherwise record a scaffold without its files.
+    #[test]
+    fn unknown_plugins_in_project_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "cliVersion: 0.1.0\ndomain: example.com\nkubeforge:\n  version: 0.1.0\nlayout:\n- rust.kubeforge.dev/v1\nlicense: none\nplugins:\n  deploy-image.go.kubebuilder.io/v1-alpha: {}\nprojectName: myapp\nversion: \"3\"\n";
+        std::fs::write(dir.path().join(FILE_NAME), text).unwrap();
+        let err = Project::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "has plugin `deploy-image.go.kubebuilder.io/v1-alpha`, which this kubeforge does not know; known: grafana.kubebuilder.io/v1-alpha, helm.kubebuilder.io/v2-alpha"
+            ),
+            "{err}"
+        );
+        let known = text.replace(
+            "deploy-image.go.kubebuilder.io/v1-alpha",
+            Plugin::Helm.key(),
+        );
+        std::fs::write(dir.path().join(FILE_NAME), known).unwrap();
+        assert!(Project::load(dir.path()).unwrap().has_plugin(Plugin::Helm));
     }
 
     #[test]

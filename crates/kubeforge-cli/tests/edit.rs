@@ -250,3 +250,208 @@ fn edit_refuses_what_it_cannot_do_cleanly() {
     .unwrap();
     rejects(root, &["edit", "--namespaced"], &["kubeforge alpha update"]);
 }
+
+/// `--plugins`: anything but grafana and helm (in Kubebuilder's spellings)
+/// is one line naming what is allowed, and nothing is written, even when
+/// another named plugin is fine.
+#[test]
+fn edit_refuses_unknown_plugins() {
+    let dir = project();
+    let root = dir.path();
+    let before = tree(root);
+    for args in [
+        &["--plugins", "prometheus"][..],
+        &["--plugins", "grafana,helm/v1-alpha"],
+        &[
+            "--plugins",
+            "helm",
+            "--plugins",
+            "deploy-image.go.kubebuilder.io/v1-alpha",
+        ],
+        &["--plugins", ""],
+    ] {
+        let output = kubeforge(root).arg("edit").args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(
+                "allowed: grafana (grafana.kubebuilder.io/v1-alpha, grafana/v1-alpha), helm (helm.kubebuilder.io/v2-alpha, helm/v2-alpha)"
+            ),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(tree(root), before, "{args:?} changed the project");
+    }
+}
+
+/// Kubebuilder's spellings, repeated or comma-separated, record Kubebuilder's
+/// keys in PROJECT; asking again changes nothing and says so.
+#[test]
+fn edit_records_plugins_as_kubebuilder_does() {
+    let dir = project();
+    let root = dir.path();
+    edit(
+        root,
+        &[
+            "--plugins",
+            "helm.kubebuilder.io/v2-alpha",
+            "--plugins",
+            "grafana/v1-alpha",
+        ],
+    );
+    let project = read(root, "PROJECT");
+    assert!(
+        project.contains(
+            "plugins:\n  grafana.kubebuilder.io/v1-alpha: {}\n  helm.kubebuilder.io/v2-alpha: {}\n"
+        ),
+        "{project}"
+    );
+    assert!(
+        root.join("grafana/controller-runtime-metrics.json")
+            .is_file()
+    );
+    assert!(root.join("dist/chart/Chart.yaml").is_file());
+    let before = tree(root);
+    let again = edit(root, &["--plugins", "grafana,helm"]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(stdout.starts_with("nothing to change"), "{stdout}");
+    assert!(stdout.contains("helm.kubebuilder.io/v2-alpha"), "{stdout}");
+    assert_eq!(tree(root), before);
+    // Replaying PROJECT gives the same files.
+    kubeforge(root)
+        .args(["alpha", "update"])
+        .assert()
+        .success()
+        .stdout("already up to date\n");
+}
+
+/// The chart follows the project: a later `create api` adds the kind's
+/// roles and its #[rbac] rules, `create webhook` the webhooks' values and
+/// files, `edit --namespaced` the scope; the user's values.yaml edit
+/// survives all of it.
+#[test]
+fn the_chart_follows_the_project_and_keeps_values_edits() {
+    let dir = project();
+    let root = dir.path();
+    edit(root, &["--plugins", "helm"]);
+    let values = read(root, "dist/chart/values.yaml");
+    assert!(!values.contains("\nwebhook:\n"), "{values}");
+    let edited = values.replace("replicas: 1\n", "replicas: 3\n").replace(
+        "  repository: controller\n",
+        "  repository: ghcr.io/me/myapp\n",
+    );
+    std::fs::write(root.join("dist/chart/values.yaml"), &edited).unwrap();
+    let role = read(root, "dist/chart/templates/rbac/role.yaml");
+    assert!(role.contains("  - myapps/status\n"), "{role}");
+
+    create_api(root, "--group infra --version v1 --kind Cache");
+    assert_eq!(read(root, "dist/chart/values.yaml"), edited);
+    let editor = read(
+        root,
+        "dist/chart/templates/rbac/infra_cache_editor_role.yaml",
+    );
+    assert!(
+        editor.contains("-infra-cache-editor-role\n") && editor.contains("  - caches\n"),
+        "{editor}"
+    );
+    // The new controller's #[rbac] rules are in the chart's role at once.
+    let role = read(root, "dist/chart/templates/rbac/role.yaml");
+    assert!(role.contains("  - caches/status\n"), "{role}");
+    assert_eq!(
+        role.replace("{{- include \"chart.labels\" . | nindent 4 }}\n", "")
+            .lines()
+            .filter(|l| l.starts_with("  - "))
+            .count(),
+        read(root, "config/rbac/role.yaml")
+            .lines()
+            .filter(|l| l.starts_with("  - "))
+            .count(),
+        "the chart's role has the rules of config/rbac/role.yaml"
+    );
+
+    create_webhook(
+        root,
+        "--group apps --version v1 --kind MyApp --defaulting --programmatic-validation",
+    );
+    let values = read(root, "dist/chart/values.yaml");
+    assert!(values.contains("replicas: 3\n") && values.contains("ghcr.io/me/myapp"));
+    assert!(
+        values.contains("webhook:\n  enable: true\n")
+            && values.contains("certManager:\n  enable: true\n"),
+        "{values}"
+    );
+    for rel in [
+        "dist/chart/templates/webhook/service.yaml",
+        "dist/chart/templates/certmanager/certificate.yaml",
+        "dist/chart/templates/selfmanaged-certs/role.yaml",
+    ] {
+        assert!(root.join(rel).is_file(), "{rel}");
+    }
+    let webhooks = read(root, "dist/chart/templates/webhook/manifests.yaml");
+    assert!(
+        webhooks.contains("name: {{ include \"chart.name\" . }}-validating-webhook-configuration"),
+        "{webhooks}"
+    );
+    // A second kind's webhooks share those files and values.
+    create_webhook(root, "--group infra --version v1 --kind Cache --defaulting");
+    assert_eq!(read(root, "dist/chart/values.yaml"), values);
+
+    edit(root, &["--namespaced"]);
+    let helpers = read(root, "dist/chart/templates/_helpers.tpl");
+    assert!(
+        helpers.contains("{{- define \"chart.namespaced\" -}}\ntrue\n{{- end }}"),
+        "{helpers}"
+    );
+    let role = read(root, "dist/chart/templates/rbac/role.yaml");
+    assert!(
+        role.contains("kind: Role\n") && role.contains("  namespace: {{ .Release.Namespace }}\n"),
+        "{role}"
+    );
+    assert_eq!(read(root, "dist/chart/values.yaml"), values);
+    kubeforge(root)
+        .args(["alpha", "update"])
+        .assert()
+        .success()
+        .stdout("already up to date\n");
+}
+
+/// Turning the chart on copies the CRDs `kubeforge manifests` last wrote
+/// into it (`edit` builds nothing); vendored CRDs of other groups stay out.
+#[test]
+fn the_chart_starts_with_the_crds_in_config() {
+    let dir = project();
+    let root = dir.path();
+    let bases = root.join("config/crd/bases");
+    std::fs::create_dir_all(&bases).unwrap();
+    let crd = |group: &str, plural: &str| {
+        format!(
+            "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {plural}.{group}\nspec:\n  group: {group}\n"
+        )
+    };
+    std::fs::write(
+        bases.join("apps.example.com_myapps.yaml"),
+        crd("apps.example.com", "myapps"),
+    )
+    .unwrap();
+    std::fs::write(
+        bases.join("vendor.io_things.yaml"),
+        crd("vendor.io", "things"),
+    )
+    .unwrap();
+    edit(root, &["--plugins", "helm"]);
+    let chart = read(
+        root,
+        "dist/chart/templates/crd/apps.example.com_myapps.yaml",
+    );
+    assert!(
+        chart.contains("{{- if .Values.crd.enable }}\n---\n")
+            && chart.contains("    helm.sh/resource-policy: keep\n")
+            && chart.contains("  name: myapps.apps.example.com\n"),
+        "{chart}"
+    );
+    assert!(
+        !root
+            .join("dist/chart/templates/crd/vendor.io_things.yaml")
+            .exists()
+    );
+}

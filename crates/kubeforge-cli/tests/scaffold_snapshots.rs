@@ -117,6 +117,77 @@ fn namespaced_manager() {
     insta::assert_snapshot!("namespaced_manager_tree", out);
 }
 
+/// `edit --plugins helm` (dist/chart) for a kind with every kind of
+/// webhook, a conversion through a second version included. `edit` builds
+/// nothing, so the chart's CRD is copied from config/crd/bases, where a
+/// (trimmed) CRD stands in for what `kubeforge manifests` would write.
+#[test]
+fn helm_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("myapp");
+    std::fs::create_dir(&root).unwrap();
+    init(&root, &[]);
+    create_api(&root, "--group apps --version v1 --kind MyApp");
+    create_api(
+        &root,
+        "--group apps --version v2 --kind MyApp --controller=false",
+    );
+    create_webhook(
+        &root,
+        "--group apps --version v1 --kind MyApp --defaulting --programmatic-validation --conversion --spoke v2",
+    );
+    let bases = root.join("config/crd/bases");
+    std::fs::create_dir_all(&bases).unwrap();
+    std::fs::write(
+        bases.join("apps.example.com_myapps.yaml"),
+        "---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: myapps.apps.example.com
+spec:
+  conversion:
+    strategy: Webhook
+    webhook:
+      clientConfig:
+        service:
+          name: webhook-service
+          namespace: system
+          path: /convert
+      conversionReviewVersions:
+      - v1
+  group: apps.example.com
+  names:
+    kind: MyApp
+    listKind: MyAppList
+    plural: myapps
+    singular: myapp
+  scope: Namespaced
+  versions:
+  - name: v1
+    schema:
+      openAPIV3Schema:
+        type: object
+    served: true
+    storage: true
+    subresources:
+      status: {}
+",
+    )
+    .unwrap();
+    kubeforge(&root)
+        .args(["edit", "--plugins", "helm"])
+        .assert()
+        .success();
+    let rendered = render_tree(&root);
+    let mut out = String::new();
+    for file in rendered.split("=== ").filter(|f| f.starts_with("dist/")) {
+        out.push_str("=== ");
+        out.push_str(file);
+    }
+    insta::assert_snapshot!("helm_chart_tree", out);
+}
+
 /// The same commands give byte-identical trees.
 #[test]
 fn output_is_deterministic() {

@@ -63,6 +63,7 @@ pub(crate) fn plan(args: &InitArgs, root: &Path) -> Result<(Plan, String)> {
         license: args.license,
         namespaced: args.namespaced,
         owner: args.owner.clone(),
+        plugins: Default::default(),
         project_name: project_name.clone(),
         resources: Vec::new(),
         version: "3".to_string(),

@@ -7,6 +7,10 @@
 //! operator. RBAC and the webhook configurations come from reading
 //! `#[rbac(...)]` and `#[webhook(...)]` attributes in the sources (one walk),
 //! like controller-gen reads markers, so they need no build at all.
+//!
+//! With the helm plugin, each of these files has a copy in the chart
+//! (dist/chart/templates, see [`crate::chart`]) written with it, so
+//! `--check` also fails when the chart is behind the code.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,8 +23,9 @@ use kubeforge_codegen::crd::{
 use kubeforge_codegen::rbac::ManagerScope;
 use kubeforge_codegen::scan::Attributes;
 
+use crate::chart;
 use crate::cli::ManifestsArgs;
-use crate::project::Project;
+use crate::project::{Plugin, Project};
 use crate::scaffold::Plan;
 use crate::scaffold::marker::Marker;
 
@@ -126,8 +131,13 @@ impl Manifests {
 
     fn warn_stale(&self) {
         for path in &self.stale {
+            let what = if path.starts_with(chart::CRD_DIR) {
+                "delete it".to_string()
+            } else {
+                format!("delete it and its line in {CRD_KUSTOMIZATION}")
+            };
             eprintln!(
-                "warning: {} is a CRD of this project that no #[crd] type produces any more; delete it and its line in {CRD_KUSTOMIZATION}",
+                "warning: {} is a CRD of this project that no #[crd] type produces any more; {what}",
                 path.display()
             );
         }
@@ -148,10 +158,17 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
     let mut plan = Plan::new(root);
     let mut generated = BTreeSet::new();
     let mut crd_sizes = Vec::new();
+    let helm = project.has_plugin(Plugin::Helm);
     for crd in crdgen(root, project)? {
         let rendered = kubeforge_codegen::crd::render_crd(&crd)?;
         let rel = format!("{CRD_BASES}/{}", rendered.file_name);
         crd_sizes.push((rel.clone(), rendered.json_bytes));
+        if helm {
+            plan.write_generated(
+                format!("{}/{}", chart::CRD_DIR, rendered.file_name),
+                chart::crd(&rendered.file_name, &rendered.yaml),
+            )?;
+        }
         plan.write_generated(&rel, rendered.yaml)?;
         if root.join(CRD_KUSTOMIZATION).exists() {
             plan.insert_at_marker(
@@ -169,11 +186,18 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
     } else {
         Vec::new()
     };
-    plan_from_source(&mut plan, &found, project.manager_scope())?;
-    let stale = stale_crds(&root.join(CRD_BASES), &generated, &project.domain)?
+    plan_from_source(&mut plan, &found, project.manager_scope(), helm)?;
+    let mut stale: Vec<PathBuf> = stale_crds(&root.join(CRD_BASES), &generated, &project.domain)?
         .into_iter()
         .map(|name| Path::new(CRD_BASES).join(name))
         .collect();
+    if helm {
+        stale.extend(
+            stale_chart_crds(&root.join(chart::CRD_DIR), &generated, &project.domain)?
+                .into_iter()
+                .map(|name| Path::new(chart::CRD_DIR).join(name)),
+        );
+    }
     Ok(Manifests {
         plan,
         stale,
@@ -183,24 +207,64 @@ pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
 }
 
 /// Plans what comes from source without a build: [`ROLE_FILE`] from the
-/// `#[rbac]` attributes, and [`WEBHOOK_FILE`] from the `#[webhook]` ones.
-/// Without webhooks, no webhook file is planned: a project without webhooks
-/// has no such file, and one whose attributes were all removed keeps the
-/// file for the user to delete with its kustomization entry.
-fn plan_from_source(plan: &mut Plan, found: &Attributes, scope: ManagerScope) -> Result<()> {
-    plan.write_generated(ROLE_FILE, found.role_yaml(scope))?;
+/// `#[rbac]` attributes, and [`WEBHOOK_FILE`] from the `#[webhook]` ones,
+/// and with `helm` their copies in the chart. Without webhooks, no webhook
+/// file is planned: a project without webhooks has no such file, and one
+/// whose attributes were all removed keeps the file for the user to delete
+/// with its kustomization entry.
+fn plan_from_source(
+    plan: &mut Plan,
+    found: &Attributes,
+    scope: ManagerScope,
+    helm: bool,
+) -> Result<()> {
+    let role = found.role_yaml(scope);
+    if helm {
+        plan.write_generated(chart::ROLE_FILE, chart::role(&role))?;
+    }
+    plan.write_generated(ROLE_FILE, role)?;
     if let Some(yaml) = found.webhook_manifests()? {
+        if helm {
+            plan.write_generated(chart::WEBHOOK_FILE, chart::webhooks(&yaml))?;
+        }
         plan.write_generated(WEBHOOK_FILE, yaml)?;
     }
     Ok(())
 }
 
-/// Plans the manifests that come from source (see [`plan_from_source`])
-/// for a scaffolding command: the attributes of the sources on disk, with
-/// those the plan creates read from the plan, so `cargo test` and
-/// kustomize see current RBAC and webhooks right after `create api` or
-/// `create webhook`, without waiting for `kubeforge manifests`.
+/// [`plan_project_source_manifests`] for the project on disk, whose PROJECT
+/// the command does not change (`create api`, `create webhook`): its
+/// plugins say whether the chart gets copies.
 pub fn plan_source_manifests(plan: &mut Plan, root: &Path, scope: ManagerScope) -> Result<()> {
+    let helm = Project::load(root)?.has_plugin(Plugin::Helm);
+    plan_source_manifests_for(plan, root, scope, helm)
+}
+
+/// Plans the manifests that come from source (see [`plan_from_source`])
+/// for a scaffolding command that leaves `project` as PROJECT: the
+/// attributes of the sources on disk, with those the plan creates read
+/// from the plan, so `cargo test`, kustomize and the chart see current RBAC
+/// and webhooks right after `create api`, `create webhook` or `edit`,
+/// without waiting for `kubeforge manifests`.
+pub fn plan_project_source_manifests(
+    plan: &mut Plan,
+    root: &Path,
+    project: &Project,
+) -> Result<()> {
+    plan_source_manifests_for(
+        plan,
+        root,
+        project.manager_scope(),
+        project.has_plugin(Plugin::Helm),
+    )
+}
+
+fn plan_source_manifests_for(
+    plan: &mut Plan,
+    root: &Path,
+    scope: ManagerScope,
+    helm: bool,
+) -> Result<()> {
     let mut found = Attributes::from_dir(root)?;
     let created: Vec<(PathBuf, String)> = plan
         .created()
@@ -208,7 +272,25 @@ pub fn plan_source_manifests(plan: &mut Plan, root: &Path, scope: ManagerScope) 
         .map(|(path, text)| (root.join(path), text.to_string()))
         .collect();
     found.extend(Attributes::from_sources(created)?);
-    plan_from_source(plan, &found, scope)
+    plan_from_source(plan, &found, scope, helm)
+}
+
+/// Plans the chart's copies of the project's CRDs already in
+/// config/crd/bases (when the helm plugin is turned on: `edit` builds
+/// nothing, so the chart starts from what `kubeforge manifests` last
+/// wrote, and the next `manifests` rewrites both). CRDs of other API groups
+/// there (vendored ones) are not the project's and stay out of the chart.
+pub fn plan_chart_crds_from_bases(plan: &mut Plan, root: &Path, project: &Project) -> Result<()> {
+    let bases = root.join(CRD_BASES);
+    for name in project_crds(&bases, &project.domain)? {
+        let yaml = std::fs::read_to_string(bases.join(&name))
+            .with_context(|| format!("reading {CRD_BASES}/{name}"))?;
+        plan.write_generated(
+            format!("{}/{name}", chart::CRD_DIR),
+            chart::crd(&name, &yaml),
+        )?;
+    }
+    Ok(())
 }
 
 /// Whether a kustomization sets one namespace for everything it deploys.
@@ -221,14 +303,46 @@ fn sets_namespace(kustomization: &Path) -> bool {
 /// File names in `bases` holding a CRD in `domain`'s API groups that is not
 /// among `generated`. CRDs of other groups (vendored ones) are not ours.
 fn stale_crds(bases: &Path, generated: &BTreeSet<String>, domain: &str) -> Result<Vec<String>> {
-    if !bases.is_dir() {
+    Ok(project_crds(bases, domain)?
+        .into_iter()
+        .filter(|name| !generated.contains(name))
+        .collect())
+}
+
+/// File names in the chart's CRD directory that no `#[crd]` type produces
+/// any more. They are templates, not YAML, so whether one is the
+/// project's is read from its name (`<group>_<plural>.yaml`, as
+/// config/crd/bases names them), which is how [`chart::crd`] files are named.
+fn stale_chart_crds(dir: &Path, generated: &BTreeSet<String>, domain: &str) -> Result<Vec<String>> {
+    if !dir.is_dir() {
         return Ok(Vec::new());
     }
     let mut stale = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name
+            .strip_suffix(".yaml")
+            .and_then(|stem| stem.split_once('_'))
+            .is_some_and(|(group, _)| group == domain || group.ends_with(&format!(".{domain}")));
+        if ours && !generated.contains(&name) {
+            stale.push(name);
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
+/// File names in `bases` holding a CRD in `domain`'s API groups, sorted.
+fn project_crds(bases: &Path, domain: &str) -> Result<Vec<String>> {
+    if !bases.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
     for entry in walkdir::WalkDir::new(bases).min_depth(1).max_depth(1) {
         let entry = entry.with_context(|| format!("reading {}", bases.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".yaml") || generated.contains(&name) {
+        if !name.ends_with(".yaml") {
             continue;
         }
         let text = std::fs::read_to_string(entry.path())
@@ -239,11 +353,11 @@ fn stale_crds(bases: &Path, generated: &BTreeSet<String>, domain: &str) -> Resul
         let is_crd = doc["kind"] == "CustomResourceDefinition";
         let group = doc["spec"]["group"].as_str().unwrap_or_default();
         if is_crd && (group == domain || group.ends_with(&format!(".{domain}"))) {
-            stale.push(name);
+            found.push(name);
         }
     }
-    stale.sort();
-    Ok(stale)
+    found.sort();
+    Ok(found)
 }
 
 /// Builds and runs the API crate's `crdgen` binary; returns its CRDs.
@@ -324,6 +438,7 @@ mod tests {
                 &mut plan,
                 &Attributes::from_dir(dir).unwrap(),
                 ManagerScope::Cluster,
+                false,
             )
             .unwrap();
             plan
@@ -355,6 +470,73 @@ mod tests {
         assert!(planned(dir.path()).is_empty());
     }
 
+    /// With the helm plugin, the chart's copies are written with config/'s,
+    /// and a copy that differs from the code is drift (what `--check`
+    /// reports), whatever config/ says.
+    #[test]
+    fn chart_copies_are_written_and_kept_in_step_with_the_code() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("defaulter.rs"),
+            webhook_source("[\"create\"]"),
+        )
+        .unwrap();
+        let planned = |dir: &Path| {
+            let mut plan = Plan::new(dir);
+            let found = Attributes::from_dir(dir).unwrap();
+            plan_from_source(&mut plan, &found, ManagerScope::Cluster, true).unwrap();
+            plan
+        };
+        let plan = planned(dir.path());
+        let summary: Vec<String> = plan
+            .summary()
+            .iter()
+            .map(|(_, p)| p.display().to_string())
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ROLE_FILE,
+                WEBHOOK_FILE,
+                chart::ROLE_FILE,
+                chart::WEBHOOK_FILE
+            ]
+        );
+        plan.apply().unwrap();
+        let config = std::fs::read_to_string(dir.path().join(WEBHOOK_FILE)).unwrap();
+        let copy = std::fs::read_to_string(dir.path().join(chart::WEBHOOK_FILE)).unwrap();
+        assert_eq!(copy, chart::webhooks(&config));
+        assert!(planned(dir.path()).is_empty());
+        let stale = copy.replace("- CREATE", "- DELETE");
+        std::fs::write(dir.path().join(chart::WEBHOOK_FILE), stale).unwrap();
+        let summary: Vec<String> = planned(dir.path())
+            .summary()
+            .iter()
+            .map(|(_, p)| p.display().to_string())
+            .collect();
+        assert_eq!(summary, [chart::WEBHOOK_FILE]);
+    }
+
+    #[test]
+    fn stale_chart_crds_are_named_in_the_projects_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "apps.example.com_myapps.yaml",
+            "apps.example.com_olds.yaml",
+            "example.com_roots.yaml",
+            "vendor.io_things.yaml",
+            "notes.txt",
+        ] {
+            std::fs::write(dir.path().join(name), "{{- if .Values.crd.enable }}\n").unwrap();
+        }
+        let generated = BTreeSet::from(["apps.example.com_myapps.yaml".to_string()]);
+        let stale = stale_chart_crds(dir.path(), &generated, "example.com").unwrap();
+        assert_eq!(
+            stale,
+            ["apps.example.com_olds.yaml", "example.com_roots.yaml"]
+        );
+    }
+
     #[test]
     fn two_webhooks_with_one_name_fail_naming_both_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -363,7 +545,7 @@ mod tests {
         }
         let mut plan = Plan::new(dir.path());
         let found = Attributes::from_dir(dir.path()).unwrap();
-        let err = plan_from_source(&mut plan, &found, ManagerScope::Cluster)
+        let err = plan_from_source(&mut plan, &found, ManagerScope::Cluster, false)
             .unwrap_err()
             .to_string();
         assert!(

@@ -134,6 +134,16 @@ mod tests {
             .unwrap()
             .apply()
             .unwrap();
+        let project = crate::project::Project::load(root).unwrap();
+        let mut edited = project.clone();
+        for plugin in crate::project::Plugin::ALL {
+            edited.add_plugin(plugin);
+        }
+        super::edit::plan(root, &project, &edited)
+            .unwrap()
+            .0
+            .apply()
+            .unwrap();
         let rendered = crate::scaffold::templates::rendered_template_names();
         let unused: Vec<String> = crate::scaffold::templates::all_template_names()
             .into_iter()

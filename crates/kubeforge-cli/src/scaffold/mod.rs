@@ -29,10 +29,13 @@ use crate::project::{self, Project};
 /// The generated role; `kubeforge manifests` owns it after `init`.
 pub const ROLE_FILE: &str = "config/rbac/role.yaml";
 
-/// A new project: the `init` templates, PROJECT, and the role with no rules
-/// (generated like every later role.yaml, so `manifests --check` agrees).
+/// A new project: the `init` templates, the files of PROJECT's plugins,
+/// PROJECT, and the role with no rules (generated like every later
+/// role.yaml, so `manifests --check` agrees).
 pub fn init(plan: &mut Plan, project: &Project) -> Result<()> {
-    templates::render(Scaffold::Init, &ProjectModel::new(project), plan)?;
+    let model = ProjectModel::new(project);
+    templates::render(Scaffold::Init, &model, plan)?;
+    plugins(plan, &model)?;
     plan.create(project::FILE_NAME, project.render()?)?;
     let scope = project.manager_scope();
     let no_rules = kubeforge_codegen::rbac::merge_for(&[], scope);
@@ -46,9 +49,27 @@ pub fn init(plan: &mut Plan, project: &Project) -> Result<()> {
     )
 }
 
-/// A kind's types, sample and roles, wired into the API crate and config/.
+/// The project-wide files of PROJECT's plugins: Grafana's dashboards, the
+/// Helm chart's skeleton (per-kind and webhook parts come with [`api`] and
+/// [`webhook`]).
+fn plugins(plan: &mut Plan, model: &ProjectModel) -> Result<()> {
+    if model.grafana {
+        templates::render(Scaffold::Grafana, model, plan)?;
+    }
+    if model.helm {
+        templates::render(Scaffold::Helm, model, plan)?;
+    }
+    Ok(())
+}
+
+/// A kind's types, sample and roles, wired into the API crate and config/
+/// (and the Helm chart, with the helm plugin).
 pub fn api(plan: &mut Plan, model: &ResourceModel) -> Result<()> {
-    templates::render(Scaffold::Api, model, plan)
+    templates::render(Scaffold::Api, model, plan)?;
+    if model.project.helm {
+        templates::render(Scaffold::HelmApi, model, plan)?;
+    }
+    Ok(())
 }
 
 /// A controller for a kind, wired into the manager.
@@ -56,10 +77,14 @@ pub fn controller(plan: &mut Plan, model: &ResourceModel) -> Result<()> {
     templates::render(Scaffold::Controller, model, plan)
 }
 
-/// A kind's webhooks, wired into the manager and config/, and each spoke's
-/// conversions in the API crate.
+/// A kind's webhooks, wired into the manager and config/ (and the Helm
+/// chart, with the helm plugin), and each spoke's conversions in the API
+/// crate.
 pub fn webhook(plan: &mut Plan, model: &WebhookModel) -> Result<()> {
     templates::render(Scaffold::Webhook, model, plan)?;
+    if model.resource.project.helm {
+        templates::render(Scaffold::HelmWebhook, model, plan)?;
+    }
     for spoke in model.spoke_models() {
         templates::render(Scaffold::Spoke, &spoke, plan)?;
     }

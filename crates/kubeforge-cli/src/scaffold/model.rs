@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::names;
-use crate::project::{Project, Resource, Webhooks};
+use crate::project::{Plugin, Project, Resource, Webhooks};
 
 /// Variables every scaffold of a project sees.
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +37,11 @@ pub struct ProjectModel {
     /// workspace depends on kubeforge and kubeforge-envtest.
     pub kubeforge_source: String,
     pub kubeforge_envtest_source: String,
+    /// PROJECT's plugins: Grafana dashboards (grafana/), and a Helm chart
+    /// (dist/chart/) that later scaffolds extend with each kind's roles
+    /// and the webhooks' Service and certificates.
+    pub grafana: bool,
+    pub helm: bool,
 }
 
 impl ProjectModel {
@@ -62,6 +67,8 @@ impl ProjectModel {
             kubernetes_version: crate::KUBERNETES_VERSION,
             kubeforge_source: project.kubeforge.toml_for("kubeforge"),
             kubeforge_envtest_source: project.kubeforge.toml_for("kubeforge-envtest"),
+            grafana: project.has_plugin(Plugin::Grafana),
+            helm: project.has_plugin(Plugin::Helm),
         }
     }
 }

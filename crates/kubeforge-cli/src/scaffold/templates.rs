@@ -11,7 +11,9 @@
 //! The same sources are meant to serve cargo-generate (Liquid) too, so they
 //! use only the syntax both engines share: underscore variables,
 //! `if`/`else`/`for`/`raw`, no filter arguments, no `elif`, `not`, `set` or
-//! comments. [`tests::templates_use_the_shared_syntax`] enforces that. A
+//! comments. [`tests::templates_use_the_shared_syntax`] enforces that,
+//! outside `{% raw %}` blocks: those hold another engine's syntax (Helm's
+//! `{{ }}` in the chart, Grafana's legend formats) that both leave as is. A
 //! template whose output is blank is not written: that is how a file is made
 //! optional without a side table.
 
@@ -45,16 +47,29 @@ pub enum Scaffold {
     Webhook,
     /// One spoke's conversions (`create webhook --conversion --spoke`).
     Spoke,
+    /// Grafana dashboards (`edit --plugins grafana`).
+    Grafana,
+    /// A Helm chart's project-wide files (`edit --plugins helm`).
+    Helm,
+    /// A kind's roles in the Helm chart (`create api` with the helm plugin).
+    HelmApi,
+    /// The webhooks' Service, certificates and values in the Helm chart
+    /// (`create webhook` with the helm plugin).
+    HelmWebhook,
 }
 
 impl Scaffold {
     /// Every scaffold, for checks over all templates.
-    pub const ALL: [Scaffold; 5] = [
+    pub const ALL: [Scaffold; 9] = [
         Scaffold::Init,
         Scaffold::Api,
         Scaffold::Controller,
         Scaffold::Webhook,
         Scaffold::Spoke,
+        Scaffold::Grafana,
+        Scaffold::Helm,
+        Scaffold::HelmApi,
+        Scaffold::HelmWebhook,
     ];
 
     fn dir(self) -> &'static str {
@@ -64,6 +79,10 @@ impl Scaffold {
             Scaffold::Controller => "controller",
             Scaffold::Webhook => "webhook",
             Scaffold::Spoke => "spoke",
+            Scaffold::Grafana => "grafana",
+            Scaffold::Helm => "helm",
+            Scaffold::HelmApi => "helm-api",
+            Scaffold::HelmWebhook => "helm-webhook",
         }
     }
 }
@@ -394,6 +413,30 @@ mod tests {
         }
     }
 
+    /// `source` without its `{% raw %}...{% endraw %}` blocks: text both
+    /// engines copy through unparsed, such as Helm's own `{{ }}`.
+    fn outside_raw(source: &str) -> String {
+        let mut out = String::new();
+        let mut rest = source;
+        while let Some(start) = rest.find("{% raw %}") {
+            out.push_str(&rest[..start]);
+            rest = match rest[start..].find("{% endraw %}") {
+                Some(end) => &rest[start + end + "{% endraw %}".len()..],
+                None => "",
+            };
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn raw_blocks_are_left_out_of_the_syntax_check() {
+        assert_eq!(
+            outside_raw("a {{ b }} {% raw %}{{ .Values.x | default (list) }}{% endraw %} c"),
+            "a {{ b }}  c"
+        );
+    }
+
     /// Syntax Tera has and Liquid lacks (or spells differently). Keeping to
     /// the common subset lets the same tree serve cargo-generate.
     #[test]
@@ -410,6 +453,7 @@ mod tests {
         ];
         let mut problems = Vec::new();
         for (name, source) in all_template_sources() {
+            let source = outside_raw(&source);
             for block in source.split("{%").skip(1).chain(source.split("{{").skip(1)) {
                 let tag = block.split(['}', '%']).next().unwrap_or_default();
                 if tag.contains('(') {
