@@ -94,7 +94,10 @@ pub enum CreateCommand {
     #[command(after_help = "Examples:
   kubeforge create api --group apps --version v1 --kind MyApp
   kubeforge create api --group infra --version v1beta2 --kind CacheCluster --namespaced=false
-  kubeforge create api --group apps --version v1 --kind Deployment --resource=false --controller=true")]
+  kubeforge create api --group apps --version v1 --kind Deployment --resource=false --controller=true
+  kubeforge create api --group apps --version v1 --kind MyApp --resource=false --controller-name myapp-backup
+  kubeforge create api --group cert-manager --version v1 --kind Certificate --resource=false \\
+      --external-api-path cert_manager_api::v1::Certificate --external-api-domain io --external-api-crate cert-manager-api@1.18")]
     Api(CreateApiArgs),
     /// Add admission webhooks (defaulting, validation) or a conversion
     /// webhook for a kind of this project.
@@ -200,9 +203,10 @@ pub struct CreateApiArgs {
     /// The kind, in UpperCamelCase (e.g. MyApp).
     #[arg(long)]
     pub kind: String,
-    /// Whether the kind is namespaced; false gives a cluster-scoped kind.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub namespaced: bool,
+    /// Whether the kind is namespaced; false gives a cluster-scoped kind
+    /// (for an external kind: says which it is) [default: true].
+    #[arg(long, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub namespaced: Option<bool>,
     /// The plural, if Kubebuilder's rules get it wrong [default: derived from the kind].
     #[arg(long)]
     pub plural: Option<String>,
@@ -212,6 +216,39 @@ pub struct CreateApiArgs {
     /// Scaffold a controller for the kind.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub controller: bool,
+    /// Another controller for a kind that has one: its module
+    /// (manager/src/controller/<NAME>.rs, '-' as '_') and the name it is
+    /// added to the manager under (metrics, logs) [default: the kind's
+    /// snake_case name].
+    #[arg(long, value_name = "NAME")]
+    pub controller_name: Option<String>,
+    /// With --resource=false: a kind defined in another crate, as the Rust
+    /// path of its type (e.g. cert_manager_api::v1::Certificate).
+    #[arg(long, value_name = "RUST_PATH")]
+    pub external_api_path: Option<String>,
+    /// The external kind's domain: its API group is <group>.<DOMAIN>
+    /// [default: the group as written].
+    #[arg(long, value_name = "DOMAIN")]
+    pub external_api_domain: Option<String>,
+    /// The crate to add to manager/Cargo.toml for the external kind, as
+    /// `cargo add` takes it: NAME@VERSION, or NAME with
+    /// --external-api-crate-path [default: add nothing; the manager must
+    /// already depend on it].
+    #[arg(long, value_name = "NAME[@VERSION]")]
+    pub external_api_crate: Option<String>,
+    /// The external crate's directory, for a path dependency (relative to
+    /// the project root, or absolute).
+    #[arg(long, value_name = "DIR")]
+    pub external_api_crate_path: Option<String>,
+    /// Run `kubeforge manifests` after scaffolding (Kubebuilder's `make
+    /// generate`); off by default, since it builds the API crate.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub make: bool,
+    /// Re-scaffold an existing kind's files: each one that is as the
+    /// scaffold wrote it (or was deleted) is written again; refused, with
+    /// nothing written, if any was edited.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -219,22 +219,58 @@ impl KubeforgeSource {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Resource {
     /// Present when kubeforge scaffolded the API types (a CRD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<Api>,
+    /// Kubebuilder's: the kind has a controller (one or more, see
+    /// `controllers`).
     #[serde(default)]
     pub controller: bool,
+    /// Every controller of the kind, in the order they were added, once one
+    /// was named with `create api --controller-name`: Kubebuilder's
+    /// `controllers` list (v4.14), which also keeps `controller: true`. The
+    /// default controller appears under its default name (the kind's
+    /// module, e.g. `my_app`). Empty, and left out of PROJECT, for the
+    /// usual single controller with the default name. Every controller
+    /// rather than "the names beyond the default" because a kind may have
+    /// named controllers only, and replaying them in this order re-creates
+    /// main.rs's lines as they were written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controllers: Vec<Controller>,
     /// True for a built-in Kubernetes kind (apps/v1 Deployment, core/v1 Pod ...).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub core: bool,
-    /// The project's domain for its own kinds; absent for built-in kinds.
+    /// The project's domain for its own kinds; for an external kind, its
+    /// `--external-api-domain`; absent for built-in kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// A kind defined in another crate (`create api --resource=false
+    /// --external-api-path`), as Kubebuilder's `external: true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
     pub group: String,
     pub kind: String,
+    /// An external kind's crate as `--external-api-crate` gave it
+    /// (`name@version`, or `name` with `module_path`), the dependency
+    /// `create api` added to manager/Cargo.toml. Kubebuilder records the Go
+    /// module here; absent when the project already depended on the crate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// `--external-api-crate-path`: the external crate's directory, relative
+    /// to the project root unless given absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_path: Option<String>,
+    /// An external kind's scope (`--namespaced`): there is no `api` to hold
+    /// it, and no table to look it up in as for built-in kinds.
+    #[serde(
+        default,
+        rename = "namespaced",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_namespaced: Option<bool>,
     /// The Rust path of the type, e.g. `myapp_api::apps::v1::MyApp`.
     pub path: String,
     pub plural: String,
@@ -244,11 +280,30 @@ pub struct Resource {
     pub webhooks: Option<Webhooks>,
 }
 
+/// One controller of a kind, as Kubebuilder's `controllers` list records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Controller {
+    /// `--controller-name`: its module (with '-' as '_') and the name it is
+    /// added to the manager under.
+    pub name: String,
+}
+
+impl Controller {
+    pub fn named(name: &str) -> Controller {
+        Controller {
+            name: name.to_string(),
+        }
+    }
+}
+
 impl Resource {
     /// Whether the kind's objects live in namespaces: its CRD's scope, or
     /// Kubernetes' own for a built-in kind (which PROJECT records without
     /// `api`, as Kubebuilder does).
     pub fn namespaced(&self) -> bool {
+        if let Some(namespaced) = self.external_namespaced {
+            return namespaced;
+        }
         match &self.api {
             Some(api) => api.namespaced,
             None => crate::builtin_kinds::BUILTIN_KINDS
@@ -426,7 +481,10 @@ mod tests {
                     namespaced: true,
                 }),
                 controller: true,
-                core: false,
+                controllers: vec![
+                    Controller::named("my_app"),
+                    Controller::named("my-app-audit"),
+                ],
                 domain: Some("example.com".into()),
                 group: "apps".into(),
                 kind: "MyApp".into(),
@@ -440,6 +498,7 @@ mod tests {
                     webhook_version: "v1".into(),
                     ..Webhooks::default()
                 }),
+                ..Resource::default()
             }],
             version: "3".into(),
         };
@@ -450,6 +509,10 @@ mod tests {
         assert!(text.contains("kubeforge:\n  path: ../..\n"), "{text}");
         assert!(
             text.contains("plugins:\n  grafana.kubebuilder.io/v1-alpha: {}\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  controllers:\n  - name: my_app\n  - name: my-app-audit\n"),
             "{text}"
         );
     }
@@ -493,6 +556,43 @@ mod tests {
         );
         std::fs::write(dir.path().join(FILE_NAME), known).unwrap();
         assert!(Project::load(dir.path()).unwrap().has_plugin(Plugin::Helm));
+    }
+
+    /// An external kind is recorded with Kubebuilder's keys (`external`,
+    /// `domain`, `path`, `module`); a kind with one default controller
+    /// keeps the shape it had before Kubebuilder's `controllers` (none).
+    #[test]
+    fn external_kinds_and_default_controllers_in_kubebuilders_shape() {
+        let external = Resource {
+            controller: true,
+            domain: Some("io".into()),
+            external: true,
+            external_namespaced: Some(false),
+            group: "cert-manager".into(),
+            kind: "ClusterIssuer".into(),
+            module: Some("cert-manager-api@1.18".into()),
+            path: "cert_manager_api::v1::ClusterIssuer".into(),
+            plural: "clusterissuers".into(),
+            version: "v1".into(),
+            ..Resource::default()
+        };
+        assert_eq!(external.api_group(), "cert-manager.io");
+        assert!(!external.namespaced());
+        let value = serde_json::to_value(&external).unwrap();
+        let text = kubeforge_codegen::yaml::to_document(&value);
+        assert_eq!(
+            text,
+            "---\ncontroller: true\ndomain: io\nexternal: true\ngroup: cert-manager\nkind: ClusterIssuer\nmodule: cert-manager-api@1.18\nnamespaced: false\npath: cert_manager_api::v1::ClusterIssuer\nplural: clusterissuers\nversion: v1\n"
+        );
+        let back: Resource = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back, external);
+        let plain = Resource {
+            controller: true,
+            group: "apps".into(),
+            ..Resource::default()
+        };
+        let value = serde_json::to_value(&plain).unwrap();
+        assert!(value.get("controllers").is_none(), "{value}");
     }
 
     #[test]

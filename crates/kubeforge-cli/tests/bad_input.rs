@@ -471,3 +471,340 @@ fn create_webhook_rejects_bad_requests() {
         "{project}"
     );
 }
+
+#[test]
+fn create_api_rejects_bad_controller_names() {
+    let dir = project();
+    let root = dir.path();
+    let myapp = [
+        "--group",
+        "apps",
+        "--version",
+        "v1",
+        "--kind",
+        "MyApp",
+        "--resource=false",
+    ];
+    let with = |extra: &[&'static str]| create(&[&myapp[..], extra].concat());
+    for name in ["MyApp", "1app", "my.app", "my app", ""] {
+        let flag = format!("--controller-name={name}");
+        rejects(
+            root,
+            &create(&[&myapp[..], &[flag.as_str()]].concat()),
+            &[
+                "is invalid",
+                "allowed: lowercase letters, digits, '-' and '_', starting with a letter",
+            ],
+        );
+    }
+    rejects(
+        root,
+        &with(&["--controller-name", "type"]),
+        &["controller name `type` is the Rust keyword `type`"],
+    );
+    rejects(
+        root,
+        &with(&[]),
+        &[
+            "MyApp apps/v1 already has the controller `my_app`",
+            "allowed: --controller-name NAME",
+        ],
+    );
+    rejects(
+        root,
+        &create(&[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Other",
+            "--controller=false",
+            "--controller-name",
+            "other",
+        ]),
+        &["--controller-name names a controller, and --controller=false asks for none"],
+    );
+    create_api(
+        root,
+        "--group apps --version v1 --kind MyApp --resource=false --controller-name my-app-backup",
+    );
+    // The same name twice, or a name that is the same module.
+    for name in ["my-app-backup", "my_app_backup"] {
+        rejects(
+            root,
+            &create(&[&myapp[..], &["--controller-name", name]].concat()),
+            &[&format!(
+                "MyApp apps/v1 already has the controller `{name}`"
+            )],
+        );
+    }
+    // Another kind's controller module: the name picks the file.
+    create_api(
+        root,
+        "--group apps --version v1 --kind Deployment --resource=false",
+    );
+    rejects(
+        root,
+        &create(&[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Deployment",
+            "--resource=false",
+            "--controller-name",
+            "my-app-backup",
+        ]),
+        &[
+            "manager/src/controller/my_app_backup.rs already exists",
+            "allowed: another --controller-name",
+        ],
+    );
+    rejects(
+        root,
+        &with(&["--controller-name", "deployment"]),
+        &[
+            "manager/src/controller/deployment.rs already exists",
+            "allowed: another --controller-name",
+        ],
+    );
+}
+
+#[test]
+fn create_api_rejects_bad_external_kinds() {
+    let dir = project();
+    let root = dir.path();
+    let memo = [
+        "--group",
+        "memo",
+        "--version",
+        "v1",
+        "--kind",
+        "Memo",
+        "--resource=false",
+    ];
+    let with = |extra: &[&'static str]| create(&[&memo[..], extra].concat());
+    let path = ["--external-api-path", "memo_api::v1::Memo"];
+    let with_path = |extra: &[&'static str]| create(&[&memo[..], &path[..], extra].concat());
+    for (bad, message) in [
+        ("memo", "`memo` is not a Rust path"),
+        ("memo_api::v1::", "is not a Rust path"),
+        ("memo-api::v1::Memo", "is not a Rust path"),
+        ("memo_api::v1::Other", "does not end with the kind Memo"),
+        ("memo_api::type::Memo", "has the keyword `type`"),
+        ("crate::v1::Memo", "has the keyword `crate`"),
+    ] {
+        rejects(
+            root,
+            &with(&["--external-api-path", bad]),
+            &[message, "allowed: a Rust path to the type"],
+        );
+    }
+    rejects(
+        root,
+        &create(&[
+            "--group",
+            "memo",
+            "--version",
+            "v1",
+            "--kind",
+            "Memo",
+            "--external-api-path",
+            "memo_api::v1::Memo",
+        ]),
+        &["allowed: --external-api-path with --resource=false"],
+    );
+    for flag in [
+        "--external-api-domain",
+        "--external-api-crate",
+        "--external-api-crate-path",
+    ] {
+        rejects(
+            root,
+            &with(&[flag, "x"]),
+            &[flag, "needs --external-api-path"],
+        );
+    }
+    rejects(
+        root,
+        &with_path(&["--external-api-domain", "Example.org"]),
+        &["--external-api-domain `Example.org` is not a DNS-1123 subdomain"],
+    );
+    for (spec, message) in [
+        ("memo-api", "needs a version or a path"),
+        ("memo api@1", "is not a crate name"),
+        ("1memo@1", "is not a crate name"),
+        ("memo-api@", "is not a version requirement"),
+        ("memo-api@one", "is not a version requirement"),
+    ] {
+        rejects(
+            root,
+            &with_path(&["--external-api-crate", spec]),
+            &[message, "allowed: NAME@VERSION"],
+        );
+    }
+    rejects(
+        root,
+        &with_path(&["--external-api-crate-path", "../memo-api"]),
+        &["--external-api-crate-path needs --external-api-crate NAME"],
+    );
+    rejects(
+        root,
+        &with_path(&[
+            "--external-api-crate",
+            "memo-api",
+            "--external-api-crate-path",
+            "../nowhere",
+        ]),
+        &["--external-api-crate-path `../nowhere` has no Cargo.toml"],
+    );
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join("Cargo.toml"),
+        "[package]\nname = \"notes-api\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    let other_dir = other.path().to_str().unwrap();
+    rejects(
+        root,
+        &create(
+            &[
+                &memo[..],
+                &path[..],
+                &[
+                    "--external-api-crate",
+                    "memo-api",
+                    "--external-api-crate-path",
+                    other_dir,
+                ],
+            ]
+            .concat(),
+        ),
+        &["holds the package `notes-api`, not `memo-api`"],
+    );
+
+    // Recorded once, an external kind's flags must agree with PROJECT.
+    create_api(
+        root,
+        "--group memo --version v1 --kind Memo --resource=false --external-api-path memo_api::v1::Memo --external-api-crate memo-api@1.2",
+    );
+    rejects(
+        root,
+        &with_path(&[
+            "--external-api-crate",
+            "memo-api@1.3",
+            "--controller-name",
+            "memo-2",
+        ]),
+        &["already in PROJECT as an external kind with --external-api-crate memo-api@1.2"],
+    );
+    // Another kind of the same crate may not ask for another version of it.
+    rejects(
+        root,
+        &create(&[
+            "--group",
+            "memo",
+            "--version",
+            "v1",
+            "--kind",
+            "Note",
+            "--resource=false",
+            "--external-api-path",
+            "memo_api::v1::Note",
+            "--external-api-crate",
+            "memo-api@1.3",
+        ]),
+        &[
+            "manager/Cargo.toml already depends on `memo-api` (`memo-api = \"1.2\"`)",
+            "leave out --external-api-crate",
+        ],
+    );
+    // A project from before the dependencies marker.
+    let cargo_toml = root.join("manager/Cargo.toml");
+    let text = std::fs::read_to_string(&cargo_toml).unwrap();
+    std::fs::write(
+        &cargo_toml,
+        text.replace("# +kubeforge:scaffold:dependencies\n", "")
+            .replace("memo-api = \"1.2\"\n", ""),
+    )
+    .unwrap();
+    rejects(
+        root,
+        &create(&[
+            "--group",
+            "other",
+            "--version",
+            "v1",
+            "--kind",
+            "Note",
+            "--resource=false",
+            "--external-api-path",
+            "notes_api::v1::Note",
+            "--external-api-crate",
+            "notes-api@1",
+        ]),
+        &[
+            "manager/Cargo.toml has no `# +kubeforge:scaffold:dependencies` line",
+            "leave out --external-api-crate and add the dependency yourself",
+        ],
+    );
+}
+
+#[test]
+fn create_api_force_refuses_edited_files() {
+    let dir = project();
+    let root = dir.path();
+    let controller = root.join("manager/src/controller/my_app.rs");
+    let types = root.join("api/src/apps/v1/my_app.rs");
+    for file in [&controller, &types] {
+        let text = std::fs::read_to_string(file).unwrap();
+        std::fs::write(file, format!("{text}// mine\n")).unwrap();
+    }
+    rejects(
+        root,
+        &create(&[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "MyApp",
+            "--force",
+        ]),
+        &[
+            "--force would overwrite api/src/apps/v1/my_app.rs, manager/src/controller/my_app.rs",
+            "nothing was written",
+        ],
+    );
+    rejects(
+        root,
+        &create(&[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "MyApp",
+            "--force",
+            "--namespaced=false",
+        ]),
+        &["--force re-scaffolds MyApp as PROJECT records it, with --namespaced=true"],
+    );
+    rejects(
+        root,
+        &create(&[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "MyApp",
+            "--force",
+            "--plural",
+            "myapplications",
+        ]),
+        &["with the plural `myapps`"],
+    );
+}

@@ -637,3 +637,184 @@ fn a_namespaced_operator_works_with_only_a_role() {
         "{deployment}"
     );
 }
+
+/// Kubebuilder's other `create api` flags on a real project: a controller
+/// for another crate's kind (`--external-api-path`, its crate added as a
+/// path dependency by `--external-api-crate`), a second, named controller
+/// for that kind and for one of the project's own (`--controller-name`),
+/// and `--make` writing the CRD. The project builds clean and its tests
+/// pass against a real API server, the external kind's CRD installed from
+/// its type.
+#[test]
+fn controllers_for_an_external_kind_and_named_controllers_build_and_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_root();
+    // The other operator's API crate: one kube-derive CustomResource. It
+    // uses kube and its companions through kubeforge (the same source the
+    // project uses, so one build serves both), plus serde for the derives.
+    let external = dir.path().join("notes-api");
+    std::fs::create_dir_all(external.join("src/v1")).unwrap();
+    std::fs::write(
+        external.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"notes-api\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nkubeforge = {{ path = \"{}\", default-features = false }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n",
+            repo.join("crates/kubeforge").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        external.join("src/lib.rs"),
+        "//! Another operator's API.\n\npub mod v1;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        external.join("src/v1/mod.rs"),
+        r#"//! notes.example.org/v1.
+
+use kubeforge::kube::CustomResource;
+use kubeforge::schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A note, as the other operator defines it.
+#[derive(CustomResource, Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[kube(
+    group = "notes.example.org",
+    version = "v1",
+    kind = "Note",
+    namespaced,
+    crates(
+        kube_core = "::kubeforge::kube::core",
+        k8s_openapi = "::kubeforge::k8s_openapi",
+        schemars = "::kubeforge::schemars",
+        serde = "::serde",
+        serde_json = "::kubeforge::serde_json",
+        std = "::std"
+    )
+)]
+#[schemars(crate = "::kubeforge::schemars")]
+pub struct NoteSpec {
+    pub text: String,
+}
+"#,
+    )
+    .unwrap();
+
+    // Named apart from the other generated projects sharing the target
+    // directory.
+    let project = dir.path().join("notekeeper");
+    std::fs::create_dir(&project).unwrap();
+    let repo_str = repo.to_string_lossy().into_owned();
+    ok(
+        "init",
+        kubeforge_in(
+            &project,
+            &[
+                "init",
+                "--domain",
+                "example.com",
+                "--kubeforge-path",
+                &repo_str,
+            ],
+        ),
+    );
+    // Before --make builds anything.
+    std::fs::copy(repo.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    for args in [
+        &[
+            "--group",
+            "notes",
+            "--version",
+            "v1",
+            "--kind",
+            "Note",
+            "--resource=false",
+            "--external-api-path",
+            "notes_api::v1::Note",
+            "--external-api-domain",
+            "example.org",
+            "--external-api-crate",
+            "notes-api",
+            "--external-api-crate-path",
+            "../notes-api",
+        ][..],
+        &[
+            "--group",
+            "notes",
+            "--version",
+            "v1",
+            "--kind",
+            "Note",
+            "--resource=false",
+            "--controller-name",
+            "note-audit",
+        ],
+        &[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Board",
+            "--make",
+        ],
+        &[
+            "--group",
+            "apps",
+            "--version",
+            "v1",
+            "--kind",
+            "Board",
+            "--resource=false",
+            "--controller-name",
+            "board-archiver",
+        ],
+    ] {
+        let mut all = vec!["create", "api"];
+        all.extend_from_slice(args);
+        ok("create api", kubeforge_in(&project, &all));
+    }
+    let cargo_toml = std::fs::read_to_string(project.join("manager/Cargo.toml")).unwrap();
+    assert!(
+        cargo_toml.contains(
+            "notes-api = { path = \"../../notes-api\" }\n# +kubeforge:scaffold:dependencies\n"
+        ),
+        "{cargo_toml}"
+    );
+    assert!(
+        project
+            .join("config/crd/bases/apps.example.com_boards.yaml")
+            .is_file(),
+        "--make wrote the CRD"
+    );
+    let role = std::fs::read_to_string(project.join("config/rbac/role.yaml")).unwrap();
+    assert!(
+        role.contains("  - notes.example.org\n  resources:\n  - notes\n"),
+        "{role}"
+    );
+
+    ok("cargo fmt --check", cargo(&project, &["fmt", "--check"]));
+    // Every controller's test, the external kind's with its CRD installed
+    // from the type, as the operator's ServiceAccount.
+    let tested = ok("cargo test", cargo(&project, &["test", "--workspace"]));
+    // Two controllers of each kind, each with its own test binary.
+    for test in [
+        "test operator_role_can_list_and_watch_note ... ok",
+        "test reconcile_records_the_observed_generation ... ok",
+    ] {
+        assert_eq!(tested.matches(test).count(), 2, "{test} in:\n{tested}");
+    }
+    ok(
+        "cargo clippy",
+        cargo(
+            &project,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    );
+}

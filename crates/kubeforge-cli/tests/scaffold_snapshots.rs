@@ -188,6 +188,52 @@ spec:
     insta::assert_snapshot!("helm_chart_tree", out);
 }
 
+/// Kubebuilder's other `create api` flags: a second, named controller for
+/// a kind (`--controller-name`), and controllers for another crate's kinds
+/// (`--external-api-path`), namespaced and cluster-scoped, one of them with
+/// its crate added to the manager (`--external-api-crate`). Only the files
+/// these touch (the rest are in the other snapshots).
+#[test]
+fn named_and_external_controllers() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("myapp");
+    std::fs::create_dir(&root).unwrap();
+    init(&root, &[]);
+    create_api(&root, "--group apps --version v1 --kind MyApp");
+    create_api(
+        &root,
+        "--group cert-manager --version v1 --kind Certificate --resource=false \
+         --external-api-path cert_manager_api::v1::Certificate --external-api-domain io \
+         --external-api-crate cert-manager-api@1.18",
+    );
+    create_api(
+        &root,
+        "--group apps --version v1 --kind MyApp --resource=false --controller-name myapp-backup",
+    );
+    create_api(
+        &root,
+        "--group cert-manager --version v1 --kind ClusterIssuer --resource=false --namespaced=false \
+         --external-api-path cert_manager_api::v1::ClusterIssuer --external-api-domain io",
+    );
+    let rendered = render_tree(&root);
+    let differing = [
+        "PROJECT",
+        "config/rbac/role.yaml",
+        "manager/Cargo.toml",
+        "manager/src/controller/",
+        "manager/src/main.rs",
+        "manager/tests/",
+    ];
+    let mut out = String::new();
+    for file in rendered.split("=== ").filter(|f| !f.is_empty()) {
+        if differing.iter().any(|d| file.starts_with(d)) {
+            out.push_str("=== ");
+            out.push_str(file);
+        }
+    }
+    insta::assert_snapshot!("named_and_external_controllers_tree", out);
+}
+
 /// The same commands give byte-identical trees.
 #[test]
 fn output_is_deterministic() {
@@ -277,6 +323,22 @@ fn generated_rust_is_rustfmt_clean() {
     create_api(
         &root,
         "--group core --version v1 --kind ConfigMap --resource=false",
+    );
+    // Named controllers and external kinds, of both scopes.
+    create_api(
+        &root,
+        "--group apps --version v1 --kind MyApp --resource=false --controller-name my-app-backup",
+    );
+    create_api(
+        &root,
+        "--group cert-manager --version v1 --kind Certificate --resource=false \
+         --external-api-path cert_manager_api::v1::Certificate --external-api-domain io \
+         --external-api-crate cert-manager-api@1.18",
+    );
+    create_api(
+        &root,
+        "--group cert-manager --version v1 --kind ClusterIssuer --resource=false --namespaced=false \
+         --external-api-path cert_manager_api::v1::ClusterIssuer --external-api-domain io",
     );
     // Webhooks of every kind, for a short and a longer kind name.
     create_api(

@@ -38,47 +38,54 @@ const DEFAULT_KUSTOMIZATION: &str = "config/default/kustomization.yaml";
 
 pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
     let root = std::env::current_dir().context("reading the current directory")?;
+    if !args.check {
+        write(&root)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let project = Project::load(&root)?;
     let manifests = plan(&root, &project)?;
-    // Before anything is written or compared: a CRD no API server can
-    // store is an error whatever is on disk.
+    // Before anything is compared: a CRD no API server can store is an
+    // error whatever is on disk.
     manifests.check_sizes()?;
-    if args.check {
-        // Stale CRDs are part of --check's error line.
-        manifests.warn_moved_roles();
-    } else {
-        manifests.warn();
-    }
+    // Stale CRDs are part of --check's error line.
+    manifests.warn_moved_roles();
     let Manifests { plan, stale, .. } = manifests;
-    let stale_names: Vec<String> = stale.iter().map(|p| p.display().to_string()).collect();
-    if args.check {
-        if plan.is_empty() && stale.is_empty() {
-            println!("manifests are up to date");
-            return Ok(ExitCode::SUCCESS);
-        }
-        let mut problems: Vec<String> = plan
-            .summary()
-            .iter()
-            .map(|(_, path)| path.display().to_string())
-            .collect();
-        problems.extend(
-            stale_names
-                .iter()
-                .map(|p| format!("{p} (no #[crd] type produces it)")),
-        );
-        eprintln!(
-            "error: manifests are out of date with the code: {}; run `kubeforge manifests` (make manifests)",
-            problems.join(", ")
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    if plan.is_empty() {
+    if plan.is_empty() && stale.is_empty() {
         println!("manifests are up to date");
         return Ok(ExitCode::SUCCESS);
     }
-    super::print_summary(&plan);
-    plan.apply()?;
-    Ok(ExitCode::SUCCESS)
+    let mut problems: Vec<String> = plan
+        .summary()
+        .iter()
+        .map(|(_, path)| path.display().to_string())
+        .collect();
+    problems.extend(
+        stale
+            .iter()
+            .map(|p| format!("{} (no #[crd] type produces it)", p.display())),
+    );
+    eprintln!(
+        "error: manifests are out of date with the code: {}; run `kubeforge manifests` (make manifests)",
+        problems.join(", ")
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// Writes every manifest that differs from the code: `kubeforge manifests`
+/// in the project at `root`, also run in-process by `create api --make`.
+pub fn write(root: &Path) -> Result<()> {
+    let project = Project::load(root)?;
+    let manifests = plan(root, &project)?;
+    // Before anything is written: a CRD no API server can store is an
+    // error whatever is on disk.
+    manifests.check_sizes()?;
+    manifests.warn();
+    if manifests.plan.is_empty() {
+        println!("manifests are up to date");
+        return Ok(());
+    }
+    super::print_summary(&manifests.plan);
+    manifests.plan.apply()
 }
 
 /// What `manifests` would change, and generated CRDs no type produces any more.
@@ -266,12 +273,20 @@ fn plan_source_manifests_for(
     helm: bool,
 ) -> Result<()> {
     let mut found = Attributes::from_dir(root)?;
-    let created: Vec<(PathBuf, String)> = plan
+    let mut planned: Vec<(PathBuf, String)> = plan
         .created()
         .filter(|(path, _)| path.extension().is_some_and(|e| e == "rs"))
         .map(|(path, text)| (root.join(path), text.to_string()))
         .collect();
-    found.extend(Attributes::from_sources(created)?);
+    // Files `create api --force` writes again: their new attributes count.
+    // Those on disk are an earlier render of the same scaffold (anything
+    // else is refused), so keeping both loses no rule.
+    for rel in plan.replaced() {
+        if rel.extension().is_some_and(|e| e == "rs") {
+            planned.push((root.join(rel), plan.read(rel)?));
+        }
+    }
+    found.extend(Attributes::from_sources(planned)?);
     plan_from_source(plan, &found, scope, helm)
 }
 

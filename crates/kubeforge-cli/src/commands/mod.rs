@@ -78,10 +78,17 @@ mod tests {
             group: group.into(),
             version: version.into(),
             kind: kind.into(),
-            namespaced,
+            namespaced: Some(namespaced),
             plural: None,
             resource,
             controller: true,
+            controller_name: None,
+            external_api_path: None,
+            external_api_domain: None,
+            external_api_crate: None,
+            external_api_crate_path: None,
+            make: false,
+            force: false,
         }
     }
 
@@ -118,6 +125,15 @@ mod tests {
         let mut v2 = api("apps", "v2", "MyApp", true, true);
         v2.controller = false;
         super::create_api::plan(&v2, root).unwrap().apply().unwrap();
+        // The external kind's branches of the controller templates.
+        let mut external = api("cert-manager", "v1", "Certificate", true, false);
+        external.external_api_path = Some("cert_manager_api::v1::Certificate".into());
+        external.external_api_domain = Some("io".into());
+        external.external_api_crate = Some("cert-manager-api@1.18".into());
+        super::create_api::plan(&external, root)
+            .unwrap()
+            .apply()
+            .unwrap();
         let webhook = crate::cli::CreateWebhookArgs {
             group: "apps".into(),
             version: "v1".into(),

@@ -36,6 +36,9 @@ pub enum Marker {
     Modules,
     /// The manager's `main.rs`: `use` lines for what later scaffolds wire in.
     Imports,
+    /// The manager's `Cargo.toml`: dependencies later scaffolds add (an
+    /// external kind's crate).
+    Dependencies,
     /// The manager's `Cargo.toml`: test-only dependencies later scaffolds need.
     DevDependencies,
     /// The webhooks' modules (`webhook/mod.rs`) and their registration (`main.rs`).
@@ -52,7 +55,7 @@ pub enum Marker {
 
 impl Marker {
     /// The table: every marker, for checks that templates and code agree.
-    pub const ALL: [Marker; 15] = [
+    pub const ALL: [Marker; 16] = [
         Marker::Groups,
         Marker::Versions,
         Marker::Kinds,
@@ -62,6 +65,7 @@ impl Marker {
         Marker::Rbac,
         Marker::Modules,
         Marker::Imports,
+        Marker::Dependencies,
         Marker::DevDependencies,
         Marker::Webhooks,
         Marker::WebhookRegistrations,
@@ -82,6 +86,7 @@ impl Marker {
             Marker::Rbac => "rbac",
             Marker::Modules => "modules",
             Marker::Imports => "imports",
+            Marker::Dependencies => "dependencies",
             Marker::DevDependencies => "dev-dependencies",
             Marker::Webhooks => "webhooks",
             Marker::WebhookRegistrations => "webhook-registrations",

@@ -72,9 +72,47 @@ pub fn api(plan: &mut Plan, model: &ResourceModel) -> Result<()> {
     Ok(())
 }
 
-/// A controller for a kind, wired into the manager.
-pub fn controller(plan: &mut Plan, model: &ResourceModel) -> Result<()> {
-    templates::render(Scaffold::Controller, model, plan)
+/// The manager's main.rs, where controllers are added.
+const MAIN_RS: &str = "manager/src/main.rs";
+
+/// A controller for a kind, wired into the manager. `siblings` are the
+/// modules of the kind's controllers scaffolded before this one: its
+/// `add_controller` line goes right after theirs rather than at the
+/// marker, so a kind's controllers stay together in main.rs, which is also
+/// where replaying PROJECT (kind by kind) puts them.
+pub fn controller(plan: &mut Plan, model: &ResourceModel, siblings: &[String]) -> Result<()> {
+    let before = plan.read(MAIN_RS).ok();
+    templates::render(Scaffold::Controller, model, plan)?;
+    if let Some(before) = before
+        && !siblings.is_empty()
+    {
+        let line = format!(
+            "manager.add_controller(\"{}\", controller::{}::run);",
+            model.controller_name, model.controller_module
+        );
+        let after = plan.read(MAIN_RS)?;
+        if !before.contains(&line)
+            && let Some(moved) = next_to_siblings(&after, &line, siblings)
+        {
+            plan.update(MAIN_RS, moved)?;
+        }
+    }
+    Ok(())
+}
+
+/// `text` with `line` moved to just after the last line that adds one of
+/// `siblings`, if there is one above it.
+fn next_to_siblings(text: &str, line: &str, siblings: &[String]) -> Option<String> {
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let at = lines.iter().position(|l| l.trim() == line)?;
+    let anchor = lines[..at].iter().rposition(|l| {
+        siblings
+            .iter()
+            .any(|s| l.contains(&format!("controller::{s}::run")))
+    })?;
+    let moved = lines.remove(at);
+    lines.insert(anchor + 1, moved);
+    Some(lines.concat())
 }
 
 /// A kind's webhooks, wired into the manager and config/ (and the Helm
@@ -102,8 +140,10 @@ pub fn replay(plan: &mut Plan, project: &Project) -> Result<()> {
         if resource.api.is_some() {
             api(plan, &model)?;
         }
-        if resource.controller {
-            controller(plan, &model)?;
+        let mut siblings = Vec::new();
+        for named in model.controllers(resource) {
+            controller(plan, &named, &siblings)?;
+            siblings.push(named.controller_module);
         }
         so_far.resources.push(resource.clone());
     }
@@ -131,4 +171,24 @@ pub fn webhook_model(project: &Project, index: usize) -> Option<WebhookModel> {
             .cloned(),
     );
     Some(WebhookModel::new(&before, resource, webhooks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kinds_controllers_stay_together() {
+        let main = "    manager.add_controller(\"a\", controller::a::run);\n    manager.add_controller(\"b\", controller::b::run);\n    manager.add_controller(\"a-2\", controller::a_2::run);\n    // +kubeforge:scaffold:controllers\n";
+        let line = "manager.add_controller(\"a-2\", controller::a_2::run);";
+        assert_eq!(
+            next_to_siblings(main, line, &["a".into()]).unwrap(),
+            "    manager.add_controller(\"a\", controller::a::run);\n    manager.add_controller(\"a-2\", controller::a_2::run);\n    manager.add_controller(\"b\", controller::b::run);\n    // +kubeforge:scaffold:controllers\n"
+        );
+        assert_eq!(
+            next_to_siblings(main, line, &["gone".into()]),
+            None,
+            "no sibling line: stays at the marker"
+        );
+    }
 }

@@ -99,11 +99,29 @@ pub struct ResourceModel {
     pub namespaced: bool,
     /// The Rust path of the kind's type.
     pub type_path: String,
-    /// A built-in Kubernetes kind rather than one of this project's.
+    /// A kind this project does not define: built into Kubernetes, or
+    /// `external` (another crate's). Its controller watches it and owns
+    /// none of its fields, so it needs only get/list/watch.
     pub builtin: bool,
-    /// The controller's module, and its name in logs and metrics labels.
+    /// Another crate's kind (`--external-api-path`): its CRD is installed
+    /// by the scaffolded test from the type, since no `#[crd]` of this
+    /// project defines it.
+    pub external: bool,
+    /// The `[dependencies]` line for an external kind's crate
+    /// (`--external-api-crate`) in manager/Cargo.toml; empty for none,
+    /// which inserts nothing.
+    pub external_dependency: String,
+    /// The controller's module (and file) name, and the name it is added
+    /// to the manager under: the `controller` label of its metrics and the
+    /// name in its logs. The kind's by default; `--controller-name` gives
+    /// another controller of the same kind its own (see
+    /// [`ResourceModel::with_controller`]).
     pub controller_module: String,
     pub controller_name: String,
+    /// The field manager of the controller's server-side apply patches:
+    /// one per controller, so two controllers of one kind do not take
+    /// each other's fields.
+    pub field_manager: String,
 }
 
 impl ResourceModel {
@@ -142,10 +160,94 @@ impl ResourceModel {
             api_group,
             namespaced: resource.namespaced(),
             type_path: resource.path.clone(),
-            builtin: resource.core,
+            builtin: resource.core || resource.external,
+            external: resource.external,
+            external_dependency: external_dependency(resource),
+            field_manager: format!(
+                "{}-{}-controller",
+                project.project_name,
+                resource.kind.to_ascii_lowercase()
+            ),
             controller_name: controller_module.clone(),
             controller_module,
         }
+    }
+
+    /// The model of the controller named `name` (`--controller-name`): its
+    /// module is the name with '-' as '_', and its field manager adds the
+    /// name to the kind's. `None`, or the default module's own name, is
+    /// the kind's default controller, named as before names existed.
+    pub fn with_controller(&self, name: Option<&str>) -> ResourceModel {
+        let mut model = self.clone();
+        if let Some(name) = name
+            && name != self.controller_module
+        {
+            model.controller_module = name.replace('-', "_");
+            model.controller_name = name.to_string();
+            model.field_manager = format!(
+                "{}-{}-{name}-controller",
+                self.project.project_name, self.kind_lower
+            );
+        }
+        model
+    }
+
+    /// One model per controller `resource` has, in the order they were
+    /// added (see [`Resource::controllers`]); none without a controller.
+    pub fn controllers(&self, resource: &Resource) -> Vec<ResourceModel> {
+        if !resource.controller {
+            Vec::new()
+        } else if resource.controllers.is_empty() {
+            vec![self.clone()]
+        } else {
+            resource
+                .controllers
+                .iter()
+                .map(|c| self.with_controller(Some(&c.name)))
+                .collect()
+        }
+    }
+}
+
+/// The manager's `[dependencies]` line for an external kind's crate, as
+/// `cargo add` would write it: keyed by the crate's Rust name as the type
+/// path spells it (its first segment), with `package` when the crate's
+/// name differs from that, so the path in `use` always resolves.
+fn external_dependency(resource: &Resource) -> String {
+    let Some(module) = resource.module.as_deref() else {
+        return String::new();
+    };
+    let (name, version) = match module.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (module, None),
+    };
+    let key = resource.path.split("::").next().unwrap_or(name);
+    let mut fields = Vec::new();
+    if names::crate_ident(name) != key {
+        fields.push(format!("package = \"{name}\""));
+    }
+    if let Some(dir) = &resource.module_path {
+        // manager/Cargo.toml is one level below the project root.
+        let dir = if std::path::Path::new(dir).is_absolute() {
+            dir.clone()
+        } else {
+            format!("../{dir}")
+        };
+        fields.push(format!("path = \"{dir}\""));
+    }
+    if let Some(version) = version {
+        fields.push(format!("version = \"{version}\""));
+    }
+    let key = if names::crate_ident(name) == key {
+        name
+    } else {
+        key
+    };
+    match fields.as_slice() {
+        [only] if only.starts_with("version = ") => {
+            format!("{key} = \"{}\"", version.unwrap_or_default())
+        }
+        _ => format!("{key} = {{ {} }}", fields.join(", ")),
     }
 }
 
@@ -262,5 +364,113 @@ impl WebhookModel {
                 ),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn external(module: Option<&str>, module_path: Option<&str>, path: &str) -> Resource {
+        Resource {
+            external: true,
+            module: module.map(str::to_string),
+            module_path: module_path.map(str::to_string),
+            path: path.into(),
+            ..Resource::default()
+        }
+    }
+
+    #[test]
+    fn external_dependencies_as_cargo_add_writes_them() {
+        let cases = [
+            (
+                Some("memo-api@1.2"),
+                None,
+                "memo_api::v1::Memo",
+                r#"memo-api = "1.2""#,
+            ),
+            (
+                Some("memo-api"),
+                Some("../memo-api"),
+                "memo_api::v1::Memo",
+                r#"memo-api = { path = "../../memo-api" }"#,
+            ),
+            (
+                Some("memo-api@0.3"),
+                Some("/src/memo"),
+                "memo_api::v1::Memo",
+                r#"memo-api = { path = "/src/memo", version = "0.3" }"#,
+            ),
+            // A crate whose library is not its name with '_': the key is
+            // what the type path spells, the package what crates.io knows.
+            (
+                Some("k8s-memo@2"),
+                None,
+                "memos::v1::Memo",
+                r#"memos = { package = "k8s-memo", version = "2" }"#,
+            ),
+            (None, None, "kubeforge::k8s_openapi::Memo", ""),
+        ];
+        for (module, dir, path, line) in cases {
+            assert_eq!(
+                external_dependency(&external(module, dir, path)),
+                line,
+                "{module:?} {dir:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn named_controllers_get_their_own_module_name_and_field_manager() {
+        let project = Project {
+            cli_version: "0.1.0".into(),
+            domain: "example.com".into(),
+            kubeforge: crate::project::KubeforgeSource::Version("0.1.0".into()),
+            layout: vec![crate::project::LAYOUT.into()],
+            license: crate::project::License::None,
+            namespaced: false,
+            owner: None,
+            plugins: Default::default(),
+            project_name: "shop".into(),
+            resources: Vec::new(),
+            version: "3".into(),
+        };
+        let resource = Resource {
+            controller: true,
+            group: "apps".into(),
+            kind: "MyApp".into(),
+            ..Resource::default()
+        };
+        let model = ResourceModel::new(&project, &resource);
+        assert_eq!(model.field_manager, "shop-myapp-controller");
+        let backup = model.with_controller(Some("my-app-backup"));
+        assert_eq!(backup.controller_module, "my_app_backup");
+        assert_eq!(backup.controller_name, "my-app-backup");
+        assert_eq!(backup.field_manager, "shop-myapp-my-app-backup-controller");
+        let default = model.with_controller(Some("my_app"));
+        assert_eq!(
+            default.field_manager, model.field_manager,
+            "the default's name"
+        );
+        assert_eq!(model.controllers(&resource).len(), 1);
+        let both = Resource {
+            controllers: vec![
+                crate::project::Controller::named("my_app"),
+                crate::project::Controller::named("my-app-backup"),
+            ],
+            ..resource.clone()
+        };
+        let modules: Vec<String> = model
+            .controllers(&both)
+            .into_iter()
+            .map(|m| m.controller_module)
+            .collect();
+        assert_eq!(modules, ["my_app", "my_app_backup"]);
+        let none = Resource {
+            controller: false,
+            ..resource
+        };
+        assert!(model.controllers(&none).is_empty());
     }
 }

@@ -42,6 +42,11 @@ pub struct Plan {
     /// only ever read back, never applied.
     root: Option<PathBuf>,
     changes: BTreeMap<PathBuf, Change>,
+    /// Whether [`Plan::create`] may replace a file on disk (`create api
+    /// --force`), and the files it replaced, for the caller to check
+    /// against the record of the pristine scaffold before applying.
+    replace_existing: bool,
+    replaced: Vec<PathBuf>,
 }
 
 impl Plan {
@@ -51,6 +56,8 @@ impl Plan {
         Plan {
             root: Some(root.into()),
             changes: BTreeMap::new(),
+            replace_existing: false,
+            replaced: Vec::new(),
         }
     }
 
@@ -59,6 +66,8 @@ impl Plan {
         Plan {
             root: None,
             changes: BTreeMap::new(),
+            replace_existing: false,
+            replaced: Vec::new(),
         }
     }
 
@@ -117,6 +126,10 @@ impl Plan {
     /// user's edits) or when the plan already creates it.
     pub fn create(&mut self, rel: impl Into<PathBuf>, contents: String) -> Result<()> {
         let rel = rel.into();
+        if self.replace_existing && self.exists(&rel) && !self.changes.contains_key(&rel) {
+            self.replaced.push(rel.clone());
+            return self.update(rel, contents);
+        }
         if self.exists(&rel) && !self.changes.contains_key(&rel) {
             bail!(
                 "{} already exists; kubeforge never overwrites a file you may have edited (move it away and run the command again)",
@@ -128,6 +141,19 @@ impl Plan {
         }
         self.changes.insert(rel, Change::Create(contents));
         Ok(())
+    }
+
+    /// Lets [`Plan::create`] replace files that exist (or stops it again),
+    /// remembering each one in [`Plan::replaced`]. Only for `create api
+    /// --force`, which refuses unless every replaced file is as the
+    /// scaffold recorded it, so no edit is lost.
+    pub fn replace_existing(&mut self, on: bool) {
+        self.replace_existing = on;
+    }
+
+    /// The existing files [`Plan::create`] replaced, in the order planned.
+    pub fn replaced(&self) -> &[PathBuf] {
+        &self.replaced
     }
 
     /// The current contents of a file as this plan would leave it: planned
@@ -401,6 +427,29 @@ mod tests {
         let mut plan = Plan::new(dir.path());
         let err = plan.create("a", "theirs".into()).unwrap_err();
         assert!(err.to_string().contains("never overwrites"), "{err}");
+    }
+
+    #[test]
+    fn replacing_is_only_on_request_and_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), "old").unwrap();
+        std::fs::write(dir.path().join("same"), "same").unwrap();
+        let mut plan = Plan::new(dir.path());
+        plan.replace_existing(true);
+        plan.create("a", "new".into()).unwrap();
+        plan.create("same", "same".into()).unwrap();
+        plan.create("b", "created".into()).unwrap();
+        plan.replace_existing(false);
+        assert!(plan.create("a2", "x".into()).is_ok());
+        std::fs::write(dir.path().join("c"), "mine").unwrap();
+        assert!(plan.create("c", "theirs".into()).is_err(), "off again");
+        assert_eq!(plan.replaced(), [PathBuf::from("a"), PathBuf::from("same")]);
+        let summary: Vec<_> = plan
+            .summary()
+            .into_iter()
+            .map(|(verb, p)| format!("{verb} {}", p.display()))
+            .collect();
+        assert_eq!(summary, ["update a", "create a2", "create b"]);
     }
 
     #[test]

@@ -16,7 +16,8 @@
 use std::path::{Path, PathBuf};
 {% if builtin %}
 use kubeforge::kube::Api;
-use kubeforge::kube::api::ListParams;
+{% if external %}use kubeforge::kube::CustomResourceExt as _;
+{% endif %}use kubeforge::kube::api::ListParams;
 use kubeforge_envtest::Environment;
 
 use {{ type_path }};
@@ -30,8 +31,17 @@ fn project_root() -> PathBuf {
 #[tokio::test]
 async fn operator_role_can_list_and_watch_{{ kind_snake }}() -> anyhow::Result<()> {
     let root = project_root();
-    let env = Environment::shared().await?;
-{% if namespaced_manager %}    // A namespace-scoped manager: its ServiceAccount and Role live in the
+{% if external %}    // {{ kind }} is another crate's kind: no #[crd] of this project defines
+    // it, so its CRD is installed from the type, through kube's
+    // CustomResourceExt (which kube-derive's CustomResource implements).
+    // A type without it: install the CRD its owner publishes instead, with
+    // `Environment::builder().crd_dir(...)`.
+    let env = Environment::builder()
+        .crds([{{ kind }}::crd()])
+        .start_shared()
+        .await?;
+{% else %}    let env = Environment::shared().await?;
+{% endif %}{% if namespaced_manager %}    // A namespace-scoped manager: its ServiceAccount and Role live in the
     // namespace it watches, here the test's own.
     let namespace = env.namespace().await?;
 {% endif %}    let client = env

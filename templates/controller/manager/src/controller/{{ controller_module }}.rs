@@ -29,7 +29,7 @@ pub struct State {
 }
 {% else %}/// The field manager this controller's server-side apply patches use, so
 /// the API server tracks which fields it owns.
-pub const FIELD_MANAGER: &str = "{{ project_name }}-{{ kind_lower }}-controller";
+pub const FIELD_MANAGER: &str = "{{ field_manager }}";
 
 /// What a reconcile can fail with. Every error requeues the object (see
 /// [`error_policy`]).
