@@ -255,7 +255,7 @@ pub fn run(options: Options) -> Result<()> {
 /// the shared target directory, and moves the binary into `keep`: every
 /// generated project names its binary `manager`, so the next build would
 /// replace it.
-fn build_manager(
+pub(crate) fn build_manager(
     what: &str,
     project: &Path,
     args: &[&str],

@@ -148,10 +148,10 @@ impl GoCache {
 }
 
 /// The installed tools and their directory.
-struct Tools {
-    dir: PathBuf,
-    kubebuilder: PathBuf,
-    controller_gen: PathBuf,
+pub struct Tools {
+    pub dir: PathBuf,
+    pub kubebuilder: PathBuf,
+    pub controller_gen: PathBuf,
 }
 
 /// `kubebuilder` and `controller-gen`, installed once per machine with
@@ -159,7 +159,7 @@ struct Tools {
 /// outside the repository so no binary is ever committed, and reused when
 /// present. Each is installed into a staging directory and renamed into
 /// place, so an interrupted install leaves nothing that looks finished.
-fn tools(go: &Path) -> Result<Tools> {
+pub fn tools(go: &Path) -> Result<Tools> {
     let dir = crate::go_tools::bin_dir("kubebuilder", KUBEBUILDER_VERSION)?;
     let kubebuilder = crate::go_tools::install(
         go,
@@ -183,7 +183,7 @@ fn tools(go: &Path) -> Result<Tools> {
 /// PATH with the tools' directory first. Kubebuilder runs `go get` and
 /// `go mod tidy`, and controller-gen loads packages through `go list`, so
 /// `go` must stay on it (it is: `go_tools::go` found it there).
-fn path_with(tools: &Path) -> Result<OsString> {
+pub fn path_with(tools: &Path) -> Result<OsString> {
     let inherited = std::env::var_os("PATH").unwrap_or_default();
     let dirs = std::iter::once(tools.to_path_buf()).chain(std::env::split_paths(&inherited));
     std::env::join_paths(dirs).context("a PATH entry contains `:`")
@@ -191,7 +191,7 @@ fn path_with(tools: &Path) -> Result<OsString> {
 
 /// The version go.mod requires of `module` (`module vX.Y.Z` on a line of
 /// its own or inside a `require (...)` block).
-fn required_version(go_mod: &str, module: &str) -> Option<String> {
+pub fn required_version(go_mod: &str, module: &str) -> Option<String> {
     go_mod.lines().find_map(|line| {
         let line = line.trim().strip_prefix("require ").unwrap_or(line.trim());
         let mut words = line.split_whitespace();

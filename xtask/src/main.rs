@@ -12,8 +12,8 @@
 //!   with `helm lint`, `helm template` and a server-side dry-run on a real
 //!   API server (Helm installed once with `go install`).
 //! - `demo`: the main job: the MyApp example end to end on a local control plane.
-//! - `bench [scaffold | memory [--large] [--kubebuilder]]`: the measurements in
-//!   docs/benchmarks.md and docs/memory.md.
+//! - `bench [scaffold | memory [--large] [--kubebuilder] | compare [--large] [--runs N] [--cold]]`:
+//!   the measurements in docs/benchmarks.md and docs/memory.md.
 //! - `builtin-kinds [--check]`: regenerate crates/kubeforge-cli/src/builtin_kinds.rs
 //!   from k8s-openapi's sources.
 //! - `k8s-schemas [--check]`: regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate
@@ -35,6 +35,7 @@ use anyhow::{Context as _, Result, bail};
 
 mod actionlint;
 mod bench;
+mod bench_compare;
 mod bench_memory;
 mod book;
 mod builtin_kinds;
@@ -84,9 +85,12 @@ fn run_task() -> Result<()> {
             Some("memory") => bench_memory::run(bench_memory::Options::parse(
                 args.get(2..).unwrap_or_default(),
             )?),
+            Some("compare") => bench_compare::run(bench_compare::Options::parse(
+                args.get(2..).unwrap_or_default(),
+            )?),
             Some(other) => {
                 bail!(
-                    "unknown benchmark `{other}`; `scaffold` and `memory [--large] [--kubebuilder]` are the ones that run alone"
+                    "unknown benchmark `{other}`; `scaffold`, `memory [--large] [--kubebuilder]` and `compare [--large] [--runs N] [--cold]` are the ones that run alone"
                 )
             }
         },
@@ -95,7 +99,7 @@ fn run_task() -> Result<()> {
         "k8s-schemas" => k8s_schemas::run(has_flag(&args, "--check")?),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  actionlint               check the GitHub Actions workflows `kubeforge init` scaffolds, with actionlint\n  book                     check docs/' links and build the kubeforge book (mdBook, installed once)\n  helm                     check the Helm chart `edit --plugins helm` scaffolds: helm lint, helm template, server-side dry-run\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  k8s-schemas [--check]    regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate from Kubernetes' OpenAPI\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios"
+                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  actionlint               check the GitHub Actions workflows `kubeforge init` scaffolds, with actionlint\n  book                     check docs/' links and build the kubeforge book (mdBook, installed once)\n  helm                     check the Helm chart `edit --plugins helm` scaffolds: helm lint, helm template, server-side dry-run\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  k8s-schemas [--check]    regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate from Kubernetes' OpenAPI\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios\n  bench compare [--large] [--runs N] [--cold]\n                           kubeforge beside Kubebuilder on this machine: scaffolding, manifests, builds, the MyApp operator at N = 100, 1,000\n                           (10,000 with --large); medians of N alternating runs (default 3); writes the table into docs/benchmarks.md"
             );
             Ok(())
         }
