@@ -75,7 +75,7 @@ pub fn plan(args: &CreateApiArgs, root: &Path) -> Result<Plan> {
     refuse_edited_files(&plan, root)?;
     // The controller's #[rbac] rules, in config/rbac/role.yaml at once: its
     // test runs with exactly that role, right after scaffolding.
-    super::manifests::plan_source_manifests(&mut plan, root, project.manager_scope())?;
+    super::manifests::plan_project_source_manifests(&mut plan, root, &project)?;
     project.check_controller_scope(&recorded)?;
     match index {
         Some(index) => project.resources[index] = recorded,

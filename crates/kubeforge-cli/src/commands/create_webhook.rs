@@ -47,7 +47,7 @@ pub fn plan(args: &CreateWebhookArgs, root: &Path) -> Result<Plan> {
         .only(&added);
     let mut plan = Plan::new(root);
     scaffold::webhook(&mut plan, &model)?;
-    super::manifests::plan_source_manifests(&mut plan, root, project.manager_scope())?;
+    super::manifests::plan_project_source_manifests(&mut plan, root, &project)?;
     plan.update(project::FILE_NAME, project.render()?)?;
     regenerate::record_base(&mut plan, &project)?;
     Ok(plan)

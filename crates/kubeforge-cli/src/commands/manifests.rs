@@ -239,14 +239,6 @@ fn plan_from_source(
     Ok(())
 }
 
-/// [`plan_project_source_manifests`] for the project on disk, whose PROJECT
-/// the command does not change (`create api`, `create webhook`): its
-/// plugins say whether the chart gets copies.
-pub fn plan_source_manifests(plan: &mut Plan, root: &Path, scope: ManagerScope) -> Result<()> {
-    let helm = Project::load(root)?.has_plugin(Plugin::Helm);
-    plan_source_manifests_for(plan, root, scope, helm)
-}
-
 /// Plans the manifests that come from source (see [`plan_from_source`])
 /// for a scaffolding command that leaves `project` as PROJECT: the
 /// attributes of the sources on disk, with those the plan creates read
