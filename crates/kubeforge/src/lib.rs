@@ -11,6 +11,8 @@
 //!   graceful shutdown around kube-runtime controllers;
 //! - `conditions` (feature `runtime`): metav1.Condition bookkeeping;
 //! - `backoff` (feature `runtime`): per-object retry delays for error policies;
+//! - `events` (feature `runtime`): Events queued and sent in the background,
+//!   off the reconcile's path;
 //! - `lean` (feature `runtime`): controllers that cache objects without
 //!   `managedFields`, watch owned objects by label and metadata only, and
 //!   bound their reconcile concurrency;
@@ -41,6 +43,9 @@ pub mod backoff;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod conditions;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod events;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod lean;

@@ -10,14 +10,12 @@
 //! `MaxConcurrentReconciles`, client-go's QPS and burst); these are the same
 //! bounds for kubeforge managers, as flags.
 
-use std::time::Duration;
-
 use kube::Client;
 use kube::client::ClientBuilder;
-use tower::limit::RateLimitLayer;
 use tower::util::option_layer;
 
 use super::ManagerError;
+use super::rate_limit::RateLimitLayer;
 use super::request_metrics::{RequestFamily, RequestMetricsLayer};
 
 /// Reconciles each controller runs at once unless told otherwise.
@@ -53,13 +51,16 @@ pub struct LimitArgs {
     )]
     pub max_concurrent_reconciles: u16,
 
-    /// Average requests per second the manager sends to the API server
-    /// (watches count when they start); 0 means no client-side limit, leaving
-    /// it to the API server's priority and fairness.
+    /// Average requests per second the manager sends to the API server for
+    /// each kind of object (each API resource has its own budget, as each of
+    /// a Go operator's per-kind clients has; watches count when they start);
+    /// 0 means no client-side limit, leaving it to the API server's priority
+    /// and fairness.
     #[arg(long, env = "KUBE_API_QPS", default_value_t = DEFAULT_KUBE_API_QPS)]
     pub kube_api_qps: u32,
 
-    /// Requests the manager may send at once before --kube-api-qps applies.
+    /// Requests the manager may send at once for each kind of object before
+    /// --kube-api-qps applies.
     #[arg(long, env = "KUBE_API_BURST", default_value_t = DEFAULT_KUBE_API_BURST)]
     pub kube_api_burst: u32,
 }
@@ -81,26 +82,15 @@ impl LimitArgs {
         kube::runtime::controller::Config::default().concurrency(self.max_concurrent_reconciles)
     }
 
-    /// The window the client's rate limit counts requests in: at most
-    /// `burst` requests per `burst / qps` seconds, which averages `qps`.
-    /// `None` when there is no limit.
-    ///
-    /// tower's limiter counts in fixed windows rather than client-go's token
-    /// bucket, so a burst can straddle two windows: the bound is the same on
-    /// average, and at worst twice the burst in one window's time.
-    fn rate_window(&self) -> Option<(u64, Duration)> {
-        if self.kube_api_qps == 0 {
-            return None;
-        }
-        let burst = self.kube_api_burst.max(1);
-        let per = Duration::from_secs_f64(f64::from(burst) / f64::from(self.kube_api_qps));
-        Some((u64::from(burst), per))
+    /// The client's rate limit: a token bucket of `burst` per API resource,
+    /// refilled at `qps`. `None` when there is no limit.
+    fn rate_limit(&self) -> Option<RateLimitLayer> {
+        (self.kube_api_qps > 0).then(|| RateLimitLayer::new(self.kube_api_qps, self.kube_api_burst))
     }
 
     /// A client from `config` whose requests obey --kube-api-qps and
-    /// --kube-api-burst. kube's client queues requests in a buffer in front
-    /// of its connection pool, so a limited request waits there (without a
-    /// connection) until the window allows it.
+    /// --kube-api-burst, per API resource. A limited request waits (without a
+    /// connection) until its resource's bucket has a token.
     pub fn client(&self, config: kube::Config) -> Result<Client, ManagerError> {
         self.counted_client(config, None)
     }
@@ -119,10 +109,7 @@ impl LimitArgs {
         let counting = option_layer(
             requests.map(|family| RequestMetricsLayer::new(family, host.as_deref().unwrap_or(""))),
         );
-        let limiting = option_layer(
-            self.rate_window()
-                .map(|(num, per)| RateLimitLayer::new(num, per)),
-        );
+        let limiting = option_layer(self.rate_limit());
         Ok(builder.with_layer(&limiting).with_layer(&counting).build())
     }
 }
@@ -156,10 +143,10 @@ mod tests {
         .unwrap();
         assert_eq!(cli.limits.max_concurrent_reconciles, 8);
         assert_eq!(
-            cli.limits.rate_window(),
-            Some((20, Duration::from_secs(2))),
-            "20 requests per 2 s is 10 per second on average"
+            (cli.limits.kube_api_qps, cli.limits.kube_api_burst),
+            (10, 20)
         );
+        assert!(cli.limits.rate_limit().is_some());
     }
 
     #[test]
@@ -168,23 +155,14 @@ mod tests {
             kube_api_qps: 0,
             ..LimitArgs::default()
         };
-        assert_eq!(limits.rate_window(), None);
-        let zero_burst = LimitArgs {
-            kube_api_burst: 0,
-            ..LimitArgs::default()
-        };
-        assert_eq!(
-            zero_burst.rate_window().map(|(num, _)| num),
-            Some(1),
-            "a zero burst still lets requests through one at a time"
-        );
+        assert!(limits.rate_limit().is_none());
     }
 
-    /// The limit holds on a real client: with 2 requests per 400 ms, six
-    /// requests need at least two more windows after the first.
+    /// The limit holds on a real client: at 5 a second after a burst of 2,
+    /// six requests for one resource wait at least 4 × 200 ms.
     #[tokio::test]
     async fn client_requests_wait_for_the_rate_limit() {
-        use std::time::Instant;
+        use std::time::{Duration, Instant};
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -229,7 +207,7 @@ mod tests {
         server.abort();
         assert!(
             elapsed >= Duration::from_millis(750),
-            "six requests at 2 per 400 ms took only {elapsed:?}"
+            "six requests at 5 a second after a burst of 2 took only {elapsed:?}"
         );
     }
 }

@@ -50,6 +50,7 @@
 //! | `error` | [`ManagerError`] |
 //! | `http` | the `/healthz`, `/readyz` and `/metrics` servers (TLS shared with webhooks in `crate::tls`) |
 //! | `metrics` | controller-runtime's series: reconcile metrics ([`ControllerMetrics`]), workers, the leader gauge |
+//! | `rate_limit` | the client's token bucket per API resource (client-go's per-kind budgets) |
 //! | `request_metrics` | `rest_client_requests_total`: a tower layer in the client |
 //! | `process_metrics` | `process_*` and `tokio_runtime_*`, read on each scrape |
 //! | `metrics_auth` | who may read `/metrics` (TokenReview + SubjectAccessReview) |
@@ -67,6 +68,7 @@ mod metrics;
 mod metrics_auth;
 mod process;
 mod process_metrics;
+mod rate_limit;
 mod request_metrics;
 mod run;
 mod scope;

@@ -37,12 +37,13 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use kubeforge::backoff::Backoffs;
+use kubeforge::events::EventRecorder;
 use kubeforge::k8s_openapi::api::apps::v1::Deployment;
 use kubeforge::k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Service};
 use kubeforge::k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kubeforge::kube::api::{DeleteParams, Patch, PatchParams};
 use kubeforge::kube::runtime::controller::Action;
-use kubeforge::kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kubeforge::kube::runtime::events::{Event, EventType, Reporter};
 use kubeforge::kube::runtime::finalizer::{self, finalizer};
 use kubeforge::kube::runtime::watcher;
 use kubeforge::kube::{Api, Client, Resource, ResourceExt as _};
@@ -116,7 +117,8 @@ impl Error {
 /// [`reconcile`]) so tests can run a single reconcile with any client.
 pub struct State {
     client: Client,
-    recorder: Recorder,
+    /// Sends Events in the background: a reconcile never waits for one.
+    recorder: EventRecorder,
     /// Each failing MyApp's own retry delays.
     backoff: Backoffs<MyApp>,
     /// Where registry entries go ([`registry_namespace`]), read once.
@@ -127,19 +129,18 @@ impl State {
     /// The state for a controller that acts through `client`.
     pub fn new(client: Client) -> Self {
         State {
-            recorder: Recorder::new(client.clone(), Reporter::from(REPORTER)),
+            recorder: EventRecorder::new(client.clone(), Reporter::from(REPORTER)),
             client,
             backoff: Backoffs::default(),
             registry_namespace: registry_namespace(),
         }
     }
 
-    /// Records `event` about `app`. Best effort: failing to record an event
-    /// must not fail (and so repeat) the reconcile that caused it.
-    async fn publish(&self, app: &MyApp, event: Event) {
-        if let Err(error) = self.recorder.publish(&event, &app.object_ref(&())).await {
-            tracing::warn!(name = %app.name_any(), %error, "cannot record event");
-        }
+    /// Queues `event` about `app`. Best effort: failing to record an event
+    /// must not fail (and so repeat) the reconcile that caused it, and the
+    /// reconcile does not wait for it to be sent.
+    fn publish(&self, app: &MyApp, event: Event) {
+        self.recorder.publish(event, app.object_ref(&()));
     }
 }
 
@@ -341,7 +342,7 @@ where
     let note = format!("{reason} {} {where_}/{name}", K::kind(&()));
     let related = Some(applied.object_ref(&()));
     let created_or_updated = event(EventType::Normal, reason, action, note, related);
-    state.publish(app, created_or_updated).await;
+    state.publish(app, created_or_updated);
     Ok(applied)
 }
 
@@ -378,7 +379,7 @@ async fn report_failure(app: &MyApp, error: &Error, state: &State) {
         message.clone(),
         None,
     );
-    state.publish(app, warning).await;
+    state.publish(app, warning);
     let next = status::failed(app, message);
     if app.status.as_ref() != Some(&next)
         && let Err(error) = write_status(app, state, &next).await
