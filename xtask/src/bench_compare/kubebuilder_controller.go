@@ -7,8 +7,8 @@
 // One reconcile, in the example's order: the finalizer is added first (and
 // the reconcile ends there, as kube-runtime's finalizer helper does: the
 // update triggers the next one); then the Deployment, the Service and the
-// registry ConfigMap are read from the API server and server-side applied
-// only if they differ from what the MyApp asks for, each write recorded as an
+// registry ConfigMap are read from the manager's cache (as the example reads
+// its caches) and server-side applied only if they differ from what the MyApp asks for, each write recorded as an
 // events.k8s.io Event; then the status is derived from the Deployment and
 // server-side applied if it changed.
 
@@ -25,8 +25,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,6 +35,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	myappv1 "example.com/kbbench/api/v1"
@@ -51,9 +53,7 @@ const (
 // MyAppReconciler reconciles a MyApp object
 type MyAppReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
-	// Reads straight from the API server, as the example's get_opt does.
-	APIReader         client.Reader
+	Scheme            *runtime.Scheme
 	Recorder          recorder.EventRecorder
 	RegistryNamespace string
 }
@@ -64,7 +64,7 @@ type MyAppReconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch;delete
 
 // Reconcile brings the world in line with one MyApp.
 func (r *MyAppReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -132,7 +132,7 @@ func (r *MyAppReconciler) ensure(ctx context.Context, app *myappv1.MyApp, curren
 	metadata := desired["metadata"].(map[string]any)
 	key := types.NamespacedName{Namespace: metadata["namespace"].(string), Name: metadata["name"].(string)}
 	existed := true
-	if err := r.APIReader.Get(ctx, key, current); err != nil {
+	if err := r.Get(ctx, key, current); err != nil {
 		if !apierrors.IsNotFound(err) {
 			return err
 		}
@@ -361,9 +361,21 @@ func isSubset(desired, actual any) bool {
 	}
 }
 
+// registryOwner maps a registry entry to the MyApp it records.
+func registryOwner(_ context.Context, object client.Object) []reconcile.Request {
+	entry, ok := object.(*corev1.ConfigMap)
+	if !ok || entry.Labels["app.kubernetes.io/managed-by"] != managedBy {
+		return nil
+	}
+	namespace, name := entry.Data["namespace"], entry.Data["name"]
+	if namespace == "" || name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: namespace, Name: name}}}
+}
+
 // SetupWithManager sets up the controller with the Manager.
 func (r *MyAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.APIReader = mgr.GetAPIReader()
 	r.Recorder = mgr.GetEventRecorder("myapp-controller")
 	r.RegistryNamespace = "default"
 	if ns := strings.TrimSpace(os.Getenv("POD_NAMESPACE")); ns != "" {
@@ -373,6 +385,9 @@ func (r *MyAppReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&myappv1.MyApp{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
+		// A registry entry names its MyApp in its data (owner references
+		// cannot cross namespaces), as the example's registry_owner reads it.
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(registryOwner)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 4}).
 		Named("myapp").
 		Complete(r)

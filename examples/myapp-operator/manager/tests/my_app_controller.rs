@@ -32,12 +32,43 @@ use kubeforge::k8s_openapi::api::apps::v1::Deployment;
 use kubeforge::k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kubeforge::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kubeforge::kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
-use kubeforge::kube::{Api, Resource as _, ResourceExt as _};
+use kubeforge::kube::runtime::reflector::ObjectRef;
+use kubeforge::kube::{Api, Client, Resource as _, ResourceExt as _};
 use myapp_api::apps::v1::MyApp;
 use myapp_manager::controller::my_app::{
-    self, AVAILABLE, DEGRADED, FINALIZER, MANAGED_BY, PROGRESSING, State, registry_namespace,
+    self, AVAILABLE, Caches, DEGRADED, FINALIZER, MANAGED_BY, PROGRESSING, State,
+    registry_namespace,
 };
 use serde_json::json;
+
+/// The controller's caches for a reconcile run by hand, seen through
+/// `client`, and filled before they are returned. Their watches run until
+/// the test ends.
+async fn caches(cluster: &Cluster, client: &Client) -> anyhow::Result<Caches> {
+    let (deployments, deployment_changes) = kubeforge::lean::cached::<Deployment>(
+        Api::namespaced(client.clone(), &cluster.namespace),
+        MANAGED_BY,
+    );
+    let (services, service_changes) = kubeforge::lean::cached::<Service>(
+        Api::namespaced(client.clone(), &cluster.namespace),
+        MANAGED_BY,
+    );
+    let (registry, registry_changes) = kubeforge::lean::cached::<ConfigMap>(
+        Api::namespaced(client.clone(), &registry_namespace()),
+        MANAGED_BY,
+    );
+    tokio::spawn(deployment_changes.for_each(|_| async {}));
+    tokio::spawn(service_changes.for_each(|_| async {}));
+    tokio::spawn(registry_changes.for_each(|_| async {}));
+    for ready in [
+        deployments.wait_until_ready().await,
+        services.wait_until_ready().await,
+        registry.wait_until_ready().await,
+    ] {
+        ready?;
+    }
+    Ok(Caches::new(deployments, services, registry))
+}
 
 /// Waits for the controller to create the MyApp's Deployment, then
 /// plays the Deployment controller: all `replicas` pods are up and ready.
@@ -150,7 +181,9 @@ async fn creates_and_updates_the_deployment_service_and_registry_entry() -> anyh
 
 /// Once everything is in place, a reconcile writes nothing. Proven with a
 /// ServiceAccount that may only read: any write (apply, status, event)
-/// would fail the reconcile with 403. Resource versions confirm it.
+/// would fail the reconcile with 403. Resource versions confirm it. What
+/// the reconcile compares with comes from the caches the read-only account
+/// watches.
 #[tokio::test]
 async fn a_reconcile_with_nothing_to_change_writes_nothing() -> anyhow::Result<()> {
     let cluster = Cluster::start().await?;
@@ -213,7 +246,8 @@ rules:
     let events = cluster.events_for("web").await?.len();
     let before = versions().await?;
     let app = cluster.api::<MyApp>().get("web").await?;
-    let state = Arc::new(State::new(read_only));
+    let caches = caches(&cluster, &read_only).await?;
+    let state = Arc::new(State::new(read_only, caches));
     my_app::reconcile(Arc::new(app), state.clone()).await?;
     assert_eq!(versions().await?, before, "nothing was written");
     assert_eq!(cluster.events_for("web").await?.len(), events, "no events");
@@ -285,14 +319,16 @@ async fn corrects_drift_of_owned_objects() -> anyhow::Result<()> {
 /// even one that names a MyApp as its owner. The watch is the one
 /// `my_app::run` starts, as the operator's ServiceAccount; a single watch
 /// delivers events in order, so had the unlabelled Deployment (created
-/// first) matched, it would have arrived before the labelled one.
+/// first) matched, it would have arrived before the labelled one. The
+/// cached copy is the whole object but its managedFields.
 #[tokio::test]
 async fn deployments_without_the_operators_label_are_not_cached() -> anyhow::Result<()> {
     let cluster = Cluster::start().await?;
-    let mut owned = std::pin::pin!(kubeforge::lean::owned_in::<Deployment>(
+    let (cache, owned) = kubeforge::lean::cached::<Deployment>(
         Api::namespaced(cluster.operator.clone(), &cluster.namespace),
-        MANAGED_BY
-    ));
+        MANAGED_BY,
+    );
+    let mut owned = std::pin::pin!(owned);
     let app = cluster
         .create_app("web", json!({ "replicas": 1, "image": "nginx:1.27" }))
         .await?;
@@ -338,6 +374,15 @@ async fn deployments_without_the_operators_label_are_not_cached() -> anyhow::Res
     .await??;
     assert_eq!(seen.last().map(String::as_str), Some("web"), "{seen:?}");
     assert!(!seen.iter().any(|name| name == "stray"), "{seen:?}");
+    let cached = |name: &str| cache.get(&ObjectRef::new(name).within(&cluster.namespace));
+    assert!(cached("stray").is_none());
+    let cached_web = cached("web").ok_or_else(|| anyhow::anyhow!("web is not cached"))?;
+    assert_eq!(
+        cached_web.spec.replicas,
+        Some(1),
+        "the whole object is cached"
+    );
+    assert_eq!(cached_web.metadata.managed_fields, None);
     let web = cluster.api::<Deployment>().get("web").await?;
     assert_eq!(
         web.labels()

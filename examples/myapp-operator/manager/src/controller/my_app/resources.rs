@@ -28,6 +28,7 @@ use kubeforge::k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, O
 use kubeforge::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kubeforge::kube::ResourceExt as _;
 use kubeforge::kube::api::ObjectMeta;
+use kubeforge::kube::runtime::reflector::ObjectRef;
 use serde_json::Value;
 
 use myapp_api::apps::v1::MyApp;
@@ -179,6 +180,15 @@ pub fn registry_entry(app: &MyApp, registry_namespace: &str) -> ConfigMap {
     }
 }
 
+/// The MyApp a registry entry records, from its data (owner references
+/// cannot point across namespaces); `None` for a ConfigMap that is not an
+/// entry.
+pub fn registry_owner(entry: &ConfigMap) -> Option<ObjectRef<MyApp>> {
+    let data = entry.data.as_ref()?;
+    let (namespace, name) = (data.get("namespace")?, data.get("name")?);
+    Some(ObjectRef::new(name).within(namespace))
+}
+
 /// Whether every field set in `desired` has the same value in `actual`.
 ///
 /// The API server adds defaults and fields that other actors own (status,
@@ -308,6 +318,16 @@ mod tests {
         let data = entry.data.expect("data");
         assert_eq!(data.get("image").map(String::as_str), Some("nginx:1.27"));
         assert_eq!(data.get("port").map(String::as_str), Some("8080"));
+    }
+
+    #[test]
+    fn a_registry_entry_leads_back_to_its_myapp() {
+        let entry = registry_entry(&app(), "myapp-system");
+        assert_eq!(
+            registry_owner(&entry),
+            Some(ObjectRef::new("web").within("shop"))
+        );
+        assert_eq!(registry_owner(&ConfigMap::default()), None);
     }
 
     #[test]
