@@ -11,6 +11,9 @@
 //! - `helm`: check the Helm chart `kubeforge edit --plugins helm` scaffolds
 //!   with `helm lint`, `helm template` and a server-side dry-run on a real
 //!   API server (Helm installed once with `go install`).
+//! - `cargo-generate`: run the cargo-generate template (cargo-generate/operator/)
+//!   with the real cargo-generate (installed once) and diff its projects
+//!   against `kubeforge init` + `create api`'s; build and test one.
 //! - `demo`: the main job: the MyApp example end to end on a local control plane.
 //! - `bench [scaffold | memory [--large] [--kubebuilder] | compare [--large] [--runs N] [--cold]]`:
 //!   the measurements in docs/benchmarks.md and docs/memory.md.
@@ -39,6 +42,7 @@ mod bench_compare;
 mod bench_memory;
 mod book;
 mod builtin_kinds;
+mod cargo_generate;
 mod demo;
 mod example;
 mod go_tools;
@@ -77,6 +81,7 @@ fn run_task() -> Result<()> {
         "actionlint" => actionlint::run(),
         "book" => book::run().map(|_| ()),
         "helm" => helm::run(),
+        "cargo-generate" => cargo_generate::run(),
         "envtest" => envtest().map(|dir| println!("{}", dir.display())),
         "demo" => demo::run(),
         "bench" => match args.get(1).map(String::as_str) {
@@ -99,7 +104,7 @@ fn run_task() -> Result<()> {
         "k8s-schemas" => k8s_schemas::run(has_flag(&args, "--check")?),
         "help" | "--help" | "-h" => {
             println!(
-                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  actionlint               check the GitHub Actions workflows `kubeforge init` scaffolds, with actionlint\n  book                     check docs/' links and build the kubeforge book (mdBook, installed once)\n  helm                     check the Helm chart `edit --plugins helm` scaffolds: helm lint, helm template, server-side dry-run\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  k8s-schemas [--check]    regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate from Kubernetes' OpenAPI\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios\n  bench compare [--large] [--runs N] [--cold]\n                           kubeforge beside Kubebuilder on this machine: scaffolding, manifests, builds, the MyApp operator at N = 100, 1,000\n                           (10,000 with --large); medians of N alternating runs (default 3); writes the table into docs/benchmarks.md"
+                "cargo xtask <task>\n\n  ci                       everything CI runs (fmt, clippy, all tests, example checks)\n  envtest                  build (once) etcd, kube-apiserver and kubectl; print their directory\n  actionlint               check the GitHub Actions workflows `kubeforge init` scaffolds, with actionlint\n  book                     check docs/' links and build the kubeforge book (mdBook, installed once)\n  helm                     check the Helm chart `edit --plugins helm` scaffolds: helm lint, helm template, server-side dry-run\n  cargo-generate           run cargo-generate/operator/ with cargo-generate; diff against kubeforge init + create api; build and test one\n  regen-example [--check]  rebuild examples/myapp-operator from the templates, keeping hand-written code\n  builtin-kinds [--check]  regenerate crates/kubeforge-cli/src/builtin_kinds.rs from k8s-openapi\n  k8s-schemas [--check]    regenerate crates/kubeforge/src/crd_schema/kubernetes.deflate from Kubernetes' OpenAPI\n  demo                     run the MyApp example operator end to end on a local control plane\n  bench [scaffold]         measure what docs/benchmarks.md reports (`scaffold`: only init + create api)\n  bench memory [--large] [--kubebuilder]\n                           resident memory of the scaffolded and the example managers at N = 0, 1,000, 3,000 (10,000 with --large) objects;\n                           --kubebuilder also measures Kubebuilder's scaffolded manager (needs Go) and prints the ratios\n  bench compare [--large] [--runs N] [--cold]\n                           kubeforge beside Kubebuilder on this machine: scaffolding, manifests, builds, the MyApp operator at N = 100, 1,000\n                           (10,000 with --large); medians of N alternating runs (default 3); writes the table into docs/benchmarks.md"
             );
             Ok(())
         }
@@ -284,6 +289,7 @@ fn ci() -> Result<()> {
         helm::run()?;
         lint_and_test("kubeforge", &root(), None, &assets)?;
         example::check(&assets)?;
+        cargo_generate::run()?;
         demo::run()
     })();
     report_disk("after");

@@ -8,6 +8,7 @@ use clap::Parser as _;
 
 pub mod builtin_kinds;
 pub mod cargo_bin;
+pub mod cargo_generate;
 pub mod chart;
 pub mod cli;
 pub mod commands;

@@ -125,7 +125,7 @@ pub fn is_version(value: &str) -> bool {
 
 /// Rust's strict and reserved keywords: a kind whose module name is one of
 /// them would not compile.
-const RUST_KEYWORDS: &[&str] = &[
+pub const RUST_KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
     "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
     "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
@@ -135,7 +135,7 @@ const RUST_KEYWORDS: &[&str] = &[
 
 /// Names in every Rust module's scope that a generated `struct <Kind>` would
 /// shadow, breaking the code around it in confusing ways.
-const PRELUDE_NAMES: &[&str] = &[
+pub const PRELUDE_NAMES: &[&str] = &[
     "Self",
     "Box",
     "Option",

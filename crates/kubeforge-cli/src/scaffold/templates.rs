@@ -309,6 +309,64 @@ fn mark_rendered(name: &str) {
     }
 }
 
+/// A scaffold's sources as written, before rendering: what the
+/// cargo-generate template (`crate::cargo_generate`) is assembled from, so
+/// both engines render the same text.
+pub struct Sources {
+    /// Each file's path under the scaffold (a template) and its body (a
+    /// template), sorted by path.
+    pub files: Vec<(String, String, IfExists)>,
+    /// Each insertion: the file (a template), its marker and the fragment
+    /// (a template), in the declaration's order.
+    pub inserts: Vec<(String, Marker, String)>,
+}
+
+/// The unrendered sources of `scaffold`.
+pub fn sources(scaffold: Scaffold) -> Result<Sources> {
+    let declaration = declaration(scaffold)?;
+    let dir = TEMPLATES.get_dir(scaffold.dir()).ok_or_else(|| {
+        anyhow!(
+            "internal error: no templates for scaffold `{}`",
+            scaffold.dir()
+        )
+    })?;
+    let mut out = Vec::new();
+    for file in files(dir) {
+        let name = file.path().to_string_lossy().into_owned();
+        let body = file
+            .contents_utf8()
+            .ok_or_else(|| anyhow!("internal error: template {name} is not UTF-8"))?;
+        let path = relative(file.path(), scaffold)?;
+        let if_exists = declaration
+            .if_exists
+            .get(&path)
+            .copied()
+            .unwrap_or_default();
+        out.push((path, body.to_string(), if_exists));
+    }
+    Ok(Sources {
+        files: out,
+        inserts: declaration
+            .inserts
+            .into_iter()
+            .map(|i| (i.file, i.marker, i.fragment))
+            .collect(),
+    })
+}
+
+/// Renders one template source with `model`'s variables, as [`render`]
+/// renders a scaffold's files (no autoescaping).
+pub fn render_str(source: &str, model: &impl serde::Serialize) -> Result<String> {
+    let context = tera::Context::from_serialize(model)
+        .map_err(|err| anyhow!("internal error: template variables: {err}"))?;
+    tera::Tera::one_off(source, &context, false).map_err(|err| {
+        anyhow!(
+            "internal error: rendering a template: {}",
+            error_chain(&err)
+        )
+    })
+}
+
 /// Every template file of every scaffold, by name (`init/Cargo.toml`, ...).
 pub fn all_template_names() -> Vec<String> {
     Scaffold::ALL
