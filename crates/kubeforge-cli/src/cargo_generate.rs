@@ -667,6 +667,323 @@ mod tests {
         );
     }
 
+    /// A value cargo-generate hands the hook or the hook sets.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Val {
+        S(String),
+        B(bool),
+    }
+
+    /// Runs the hook as cargo-generate 0.23 does (its `variable` module, its
+    /// heck-based `to_snake_case`, its `abort`) on `answers`; returns every
+    /// variable afterwards, or the message it aborted with.
+    fn run_hook(answers: &[(&str, Val)]) -> Result<BTreeMap<String, Val>, String> {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        type Hook<T> = Result<T, Box<rhai::EvalAltResult>>;
+        let vars: Rc<RefCell<BTreeMap<String, Val>>> = Rc::new(RefCell::new(
+            answers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        ));
+        let mut module = rhai::Module::new();
+        let v = vars.clone();
+        module.set_native_fn("get", move |name: &str| -> Hook<rhai::Dynamic> {
+            Ok(match v.borrow().get(name) {
+                Some(Val::S(s)) => s.clone().into(),
+                Some(Val::B(b)) => (*b).into(),
+                None => String::new().into(),
+            })
+        });
+        let v = vars.clone();
+        module.set_native_fn("set", move |name: &str, value: &str| -> Hook<()> {
+            v.borrow_mut().insert(name.into(), Val::S(value.into()));
+            Ok(())
+        });
+        let v = vars.clone();
+        module.set_native_fn("set", move |name: &str, value: bool| -> Hook<()> {
+            v.borrow_mut().insert(name.into(), Val::B(value));
+            Ok(())
+        });
+        let mut engine = rhai::Engine::new();
+        engine
+            .register_static_module("variable", module.into())
+            .register_fn("to_snake_case", crate::names::snake_case)
+            .register_fn("abort", |error: &str| -> Hook<String> { Err(error.into()) });
+        match engine.run(&hook()) {
+            Ok(()) => Ok(vars.borrow().clone()),
+            Err(err) => match *err {
+                rhai::EvalAltResult::ErrorRuntime(message, _) => Err(message.to_string()),
+                other => panic!("the hook failed to run: {other}"),
+            },
+        }
+    }
+
+    /// One set of answers, as cargo-generate hands them to the hook.
+    struct Given<'a> {
+        name: &'a str,
+        domain: &'a str,
+        group: &'a str,
+        version: &'a str,
+        kind: &'a str,
+        namespaced: bool,
+        license: License,
+        owner: &'a str,
+        path: &'a str,
+    }
+
+    impl Given<'_> {
+        fn answers(&self) -> Vec<(&'static str, Val)> {
+            let s = |v: &str| Val::S(v.to_string());
+            vec![
+                ("project-name", s(self.name)),
+                ("domain", s(self.domain)),
+                ("group", s(self.group)),
+                ("version", s(self.version)),
+                ("kind", s(self.kind)),
+                ("namespaced", Val::B(self.namespaced)),
+                (
+                    "license",
+                    s(&format!("{:?}", self.license).to_ascii_lowercase()),
+                ),
+                ("owner", s(self.owner)),
+                ("kubeforge_path", s(self.path)),
+            ]
+        }
+
+        /// The model kubeforge renders these answers with.
+        fn model(&self) -> ResourceModel {
+            let resource = Resource {
+                api: Some(Api {
+                    crd_version: "v1".into(),
+                    namespaced: self.namespaced,
+                }),
+                controller: true,
+                domain: Some(self.domain.into()),
+                group: self.group.into(),
+                kind: self.kind.into(),
+                path: format!(
+                    "{}::{}::{}::{}",
+                    crate::names::crate_ident(&format!("{}-api", self.name)),
+                    crate::names::group_module(self.group),
+                    self.version,
+                    self.kind
+                ),
+                plural: crate::names::plural(self.kind),
+                version: self.version.into(),
+                ..Resource::default()
+            };
+            let project = Project {
+                cli_version: crate::KUBEFORGE_VERSION.into(),
+                domain: self.domain.into(),
+                kubeforge: if self.path.is_empty() {
+                    KubeforgeSource::Version(crate::KUBEFORGE_VERSION.into())
+                } else {
+                    KubeforgeSource::Path(self.path.into())
+                },
+                layout: vec![project::LAYOUT.into()],
+                license: self.license,
+                namespaced: false,
+                owner: (!self.owner.is_empty()).then(|| self.owner.to_string()),
+                plugins: Default::default(),
+                project_name: self.name.into(),
+                resources: Vec::new(),
+                version: "3".into(),
+            };
+            ResourceModel::new(&project, &resource)
+        }
+    }
+
+    /// How kubeforge's YAML writer writes `value` as a mapping's value.
+    fn yaml_scalar(value: &str) -> String {
+        let doc = kubeforge_codegen::yaml::to_document(&serde_json::json!({ "k": value }));
+        doc.strip_prefix("---\nk: ")
+            .and_then(|rest| rest.strip_suffix('\n'))
+            .unwrap_or(&doc)
+            .to_string()
+    }
+
+    /// The hook derives every variable of kubeforge's model, with the same
+    /// values, for kinds that exercise every plural and snake-case rule and
+    /// values the YAML writer quotes.
+    #[test]
+    fn the_hook_derives_what_the_model_derives() {
+        let kinds = [
+            "MyApp",
+            "CronJob",
+            "DNSRecord",
+            "V2Thing",
+            "HTTPRoute",
+            "IPAddress",
+            "X509Cert",
+            "A1",
+            "Ab1Cd",
+            "Policy",
+            "Ingress",
+            "Bus",
+            "Fox",
+            "Buzz",
+            "Church",
+            "Dish",
+            "Day",
+            "Key",
+            "Boy",
+            "Y",
+            "Fly",
+            "Person",
+            "SalesPerson",
+            "Salesman",
+            "Man",
+            "German",
+            "Woman",
+            "Child",
+            "Index",
+            "PolicyIndex",
+            "Matrix",
+            "Vertex",
+            "Criterion",
+            "Datum",
+            "Leaf",
+            "Quiz",
+            "Endpoints",
+            "Data",
+            "Metadata",
+            "News",
+            "Series",
+            "Species",
+            "Yes",
+            "No",
+            "On",
+            "Off",
+            "Null",
+            "Nan",
+            "Inf",
+            "Infinity",
+            "N",
+            "Ye",
+        ];
+        let groups = [
+            "apps",
+            "batch.tutorial",
+            "my-group",
+            "type",
+            "on",
+            "1",
+            "no.way",
+            "zz",
+        ];
+        let domains = ["example.com", "on", "1.2", "io", "tutorial.kubebuilder.io"];
+        let owners = [
+            "",
+            "1.0",
+            "Yes",
+            "The CronJob Authors",
+            "O'Reilly (Media) & Co.",
+        ];
+        let names = ["shop", "cron-operator", "a1", "no", "on", "y"];
+        let paths = ["", "/work/kubeforge", "/1.5"];
+        let versions = ["v1", "v1alpha1", "v2beta3"];
+        let licenses = [License::Apache2, License::Mit, License::None];
+        for (i, kind) in kinds.iter().enumerate() {
+            let given = Given {
+                name: names[i % names.len()],
+                domain: domains[i % domains.len()],
+                group: groups[i % groups.len()],
+                version: versions[i % versions.len()],
+                kind,
+                namespaced: i % 2 == 0,
+                license: licenses[i % licenses.len()],
+                owner: owners[i % owners.len()],
+                path: paths[i % paths.len()],
+            };
+            let vars = run_hook(&given.answers()).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            let model = given.model();
+            let serde_json::Value::Object(fields) = serde_json::to_value(&model).unwrap() else {
+                panic!("the model is not an object");
+            };
+            for (key, value) in fields {
+                let expected = match value {
+                    serde_json::Value::String(s) => Val::S(s),
+                    serde_json::Value::Bool(b) => Val::B(b),
+                    other => panic!("{key}: unexpected {other}"),
+                };
+                assert_eq!(vars.get(&key), Some(&expected), "{kind}: `{key}`");
+            }
+            let mut quoted = vec![
+                ("domain_yaml", given.domain.to_string()),
+                ("group_yaml", given.group.to_string()),
+                ("kind_yaml", given.kind.to_string()),
+                ("plural_yaml", model.plural.clone()),
+                ("project_name_yaml", given.name.to_string()),
+                ("api_group_yaml", model.api_group.clone()),
+            ];
+            if !given.owner.is_empty() {
+                quoted.push(("owner_yaml", given.owner.to_string()));
+            }
+            if !given.path.is_empty() {
+                quoted.push(("kubeforge_path_yaml", given.path.to_string()));
+            }
+            for (key, value) in quoted {
+                assert_eq!(
+                    vars.get(key),
+                    Some(&Val::S(yaml_scalar(&value))),
+                    "{kind}: `{key}` for {value:?}"
+                );
+            }
+            assert_eq!(
+                vars.get("events_first"),
+                Some(&Val::B(model.api_group.as_str() > "events.k8s.io")),
+                "{kind}"
+            );
+        }
+    }
+
+    /// What kubeforge refuses beyond the regexes, the hook refuses, in the
+    /// same words.
+    #[test]
+    fn the_hook_refuses_what_kubeforge_refuses() {
+        let base = || Given {
+            name: "shop",
+            domain: "example.com",
+            group: "apps",
+            version: "v1",
+            kind: "MyApp",
+            namespaced: true,
+            license: License::Apache2,
+            owner: "",
+            path: "",
+        };
+        for kind in [
+            "Box", "Self", "Option", "Type", "True", "Async", "Fn", "MyApp", "Boxes",
+        ] {
+            let given = Given { kind, ..base() };
+            let hook = run_hook(&given.answers()).err();
+            let names = crate::names::validate_kind(kind)
+                .err()
+                .map(|e| e.to_string());
+            assert_eq!(hook, names, "kind {kind}");
+        }
+        let long_name = "a".repeat(41);
+        for name in ["a", "a1-b", "1a", "a-", &long_name, "ab_c"] {
+            let given = Given { name, ..base() };
+            let hook = run_hook(&given.answers()).is_err();
+            let names = crate::names::validate_project_name(name).is_err();
+            assert_eq!(hook, names, "project name {name}");
+        }
+        let label = "a".repeat(63);
+        let long_domain = [label.as_str(); 4].join(".");
+        let given = Given {
+            domain: &long_domain,
+            ..base()
+        };
+        let hook = run_hook(&given.answers()).err();
+        let names = crate::names::validate_dns1123_subdomain("domain", &long_domain)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(hook, names);
+    }
+
     #[test]
     fn rhai_strings_are_escaped() {
         assert_eq!(rhai_string("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
