@@ -287,9 +287,11 @@ fn run_generate(
     ];
     let mut cmd = Command::new(cargo_generate);
     cmd.arg("generate")
+        // The template folder itself: `--path <checkout> cargo-generate/operator`
+        // makes the same project but first copies the whole checkout,
+        // target/ included when it is there.
         .arg("--path")
-        .arg(checkout)
-        .arg("cargo-generate/operator")
+        .arg(checkout.join("cargo-generate").join("operator"))
         .args(["--name", case.name, "--silent", "--vcs", "none"])
         .arg("--destination")
         .arg(into);
