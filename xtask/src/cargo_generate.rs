@@ -108,62 +108,14 @@ const CASES: [Case; 5] = [
     },
 ];
 
-/// Answers kubeforge refuses, as `--define`s, and the `create api` or
-/// `init` flags that kubeforge refuses them as.
-const REJECTED: [(&str, &[&str]); 4] = [
-    (
-        "kind=myApp",
-        &[
-            "create",
-            "api",
-            "--group",
-            "apps",
-            "--version",
-            "v1",
-            "--kind",
-            "myApp",
-        ],
-    ),
-    (
-        "version=v0",
-        &[
-            "create",
-            "api",
-            "--group",
-            "apps",
-            "--version",
-            "v0",
-            "--kind",
-            "MyApp",
-        ],
-    ),
-    (
-        "group=Apps",
-        &[
-            "create",
-            "api",
-            "--group",
-            "Apps",
-            "--version",
-            "v1",
-            "--kind",
-            "MyApp",
-        ],
-    ),
+/// Answers kubeforge refuses, as `--define`s, and the group, version and
+/// kind `create api` refuses them as.
+const REJECTED: [(&str, [&str; 3]); 4] = [
+    ("kind=myApp", ["apps", "v1", "myApp"]),
+    ("version=v0", ["apps", "v0", "MyApp"]),
+    ("group=Apps", ["Apps", "v1", "MyApp"]),
     // The hook's check: a kind that shadows a prelude name.
-    (
-        "kind=Box",
-        &[
-            "create",
-            "api",
-            "--group",
-            "apps",
-            "--version",
-            "v1",
-            "--kind",
-            "Box",
-        ],
-    ),
+    ("kind=Box", ["apps", "v1", "Box"]),
 ];
 
 pub fn run() -> Result<()> {
@@ -195,7 +147,17 @@ pub fn run() -> Result<()> {
         let theirs = scaffold(&kubeforge, &checkout, &scaffolded, case)?;
         compare(case.name, &theirs, &ours)?;
     }
-    for (define, flags) in REJECTED {
+    for (define, [group, version, kind]) in REJECTED {
+        let flags = [
+            "create",
+            "api",
+            "--group",
+            group,
+            "--version",
+            version,
+            "--kind",
+            kind,
+        ];
         let into = tempfile::tempdir_in(scratch.path()).context("creating a scratch directory")?;
         let out = run_generate(
             &cargo_generate,

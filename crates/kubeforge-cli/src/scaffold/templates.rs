@@ -150,6 +150,51 @@ pub fn render(scaffold: Scaffold, model: &impl serde::Serialize, plan: &mut Plan
     Ok(())
 }
 
+/// One template file of a scaffold as written, before parsing.
+struct SourceFile {
+    /// The body's template name (`api/api/src/...`).
+    name: String,
+    /// Its path under the scaffold, itself a template.
+    path: String,
+    /// The body, a template.
+    body: String,
+    if_exists: IfExists,
+}
+
+/// The template files of `scaffold`, with what its declaration says to do
+/// when each exists: what both the renderer ([`Compiled`]) and the
+/// cargo-generate template ([`sources`]) are made from.
+fn source_files(scaffold: Scaffold, declaration: &Declaration) -> Result<Vec<SourceFile>> {
+    let dir = TEMPLATES.get_dir(scaffold.dir()).ok_or_else(|| {
+        anyhow!(
+            "internal error: no templates for scaffold `{}`",
+            scaffold.dir()
+        )
+    })?;
+    files(dir)
+        .into_iter()
+        .map(|file| {
+            let name = file.path().to_string_lossy().into_owned();
+            let body = file
+                .contents_utf8()
+                .ok_or_else(|| anyhow!("internal error: template {name} is not UTF-8"))?
+                .to_owned();
+            let path = relative(file.path(), scaffold)?;
+            let if_exists = declaration
+                .if_exists
+                .get(&path)
+                .copied()
+                .unwrap_or_default();
+            Ok(SourceFile {
+                name,
+                path,
+                body,
+                if_exists,
+            })
+        })
+        .collect()
+}
+
 /// One template file of a scaffold, ready to render.
 struct CompiledFile {
     /// The body's template name (`api/api/src/...`).
@@ -174,31 +219,15 @@ struct Compiled {
 impl Compiled {
     fn new(scaffold: Scaffold) -> Result<Compiled> {
         let declaration = declaration(scaffold)?;
-        let dir = TEMPLATES.get_dir(scaffold.dir()).ok_or_else(|| {
-            anyhow!(
-                "internal error: no templates for scaffold `{}`",
-                scaffold.dir()
-            )
-        })?;
         let mut sources: Vec<(String, String)> = Vec::new();
         let mut compiled_files = Vec::new();
-        for file in files(dir) {
-            let name = file.path().to_string_lossy().into_owned();
-            let body = file
-                .contents_utf8()
-                .ok_or_else(|| anyhow!("internal error: template {name} is not UTF-8"))?;
-            let path = relative(file.path(), scaffold)?;
-            let if_exists = declaration
-                .if_exists
-                .get(&path)
-                .copied()
-                .unwrap_or_default();
-            sources.push((name.clone(), body.to_string()));
-            sources.push((path.clone(), path.clone()));
+        for file in source_files(scaffold, &declaration)? {
+            sources.push((file.name.clone(), file.body));
+            sources.push((file.path.clone(), file.path.clone()));
             compiled_files.push(CompiledFile {
-                name,
-                path,
-                if_exists,
+                name: file.name,
+                path: file.path,
+                if_exists: file.if_exists,
             });
         }
         for (index, insert) in declaration.inserts.iter().enumerate() {
@@ -324,28 +353,12 @@ pub struct Sources {
 /// The unrendered sources of `scaffold`.
 pub fn sources(scaffold: Scaffold) -> Result<Sources> {
     let declaration = declaration(scaffold)?;
-    let dir = TEMPLATES.get_dir(scaffold.dir()).ok_or_else(|| {
-        anyhow!(
-            "internal error: no templates for scaffold `{}`",
-            scaffold.dir()
-        )
-    })?;
-    let mut out = Vec::new();
-    for file in files(dir) {
-        let name = file.path().to_string_lossy().into_owned();
-        let body = file
-            .contents_utf8()
-            .ok_or_else(|| anyhow!("internal error: template {name} is not UTF-8"))?;
-        let path = relative(file.path(), scaffold)?;
-        let if_exists = declaration
-            .if_exists
-            .get(&path)
-            .copied()
-            .unwrap_or_default();
-        out.push((path, body.to_string(), if_exists));
-    }
+    let files = source_files(scaffold, &declaration)?
+        .into_iter()
+        .map(|file| (file.path, file.body, file.if_exists))
+        .collect();
     Ok(Sources {
-        files: out,
+        files,
         inserts: declaration
             .inserts
             .into_iter()
