@@ -45,7 +45,7 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use futures::Stream;
+use futures::{FutureExt as _, Stream};
 use kube::api::PartialObjectMeta;
 use kube::runtime::reflector::{self, Lookup, Store};
 use kube::runtime::{Controller, WatchStreamExt as _, watcher};
@@ -166,11 +166,15 @@ where
 /// the same reason. The price is memory: one stripped copy of every child
 /// (about 1 to 2 KiB for a Deployment), against [`owned`]'s metadata.
 ///
-/// The store is empty until the first list is in; `Store::wait_until_ready`
-/// waits for it, so a reconcile right after start does not take a child
-/// that exists for a missing one. The cache can lag the API server by a
-/// watch event: a child the reconcile wrote a moment ago may still show as
-/// it was, so writes must be idempotent (server-side apply is).
+/// The store is empty until the first list is in, and an empty store would
+/// pass every child off as missing: until [`is_ready`], read from the API
+/// server. Do not wait for the store inside a reconcile: on a graceful
+/// shutdown the controller stops polling its watches and waits for the
+/// reconciles in flight, so a reconcile waiting for a store that is not
+/// filled yet would hold the shutdown up until it is aborted. The cache can
+/// also lag the API server by a watch event: a child the reconcile wrote a
+/// moment ago may still show as it was, so writes must be idempotent
+/// (server-side apply is).
 pub fn cached<Child>(
     api: Api<Child>,
     manager: &str,
@@ -189,6 +193,19 @@ where
     )
     .touched_objects();
     (reader, changes)
+}
+
+/// Whether `store` holds its first list, without waiting for it (see
+/// [`cached`] for why a reconcile must not wait).
+pub fn is_ready<K>(store: &Store<K>) -> bool
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    store
+        .wait_until_ready()
+        .now_or_never()
+        .is_some_and(|ready| ready.is_ok())
 }
 
 #[cfg(test)]
@@ -240,6 +257,18 @@ mod tests {
         let mut object = annotated(&[(LAST_APPLIED_ANNOTATION, "{}")]);
         strip(&mut object);
         assert_eq!(object.metadata.annotations, None);
+    }
+
+    #[test]
+    fn a_store_is_ready_once_its_first_list_is_in() {
+        let (store, mut writer) = reflector::store::<ConfigMap>();
+        assert!(!is_ready(&store));
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitApply(annotated(&[])));
+        assert!(!is_ready(&store), "the list is not complete yet");
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        assert!(is_ready(&store));
+        assert_eq!(store.state().len(), 1);
     }
 
     #[test]

@@ -88,10 +88,6 @@ pub enum Error {
     /// hand-built object (e.g. in a test) can trigger this.
     #[error("the MyApp has no {0}")]
     MissingField(&'static str),
-    /// A cache's watch ended before its first list was in: the controller
-    /// is shutting down.
-    #[error("the {0} cache stopped before it was filled")]
-    CacheStopped(String),
     /// Adding or removing the finalizer failed, or the reconcile inside it
     /// did. Boxed: the finalizer error wraps this very type.
     #[error(transparent)]
@@ -376,23 +372,24 @@ async fn ensure<K>(
 where
     K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
 {
-    let kind = || K::kind(&()).into_owned();
+    let name = desired.name_any();
     // Right after start the cache may not hold its first list yet, and an
-    // empty cache would pass every object off as missing.
-    cache
-        .wait_until_ready()
-        .await
-        .map_err(|_| Error::CacheStopped(kind()))?;
-    let current = cache.get(&ObjectRef::from_obj(&desired));
+    // empty cache would pass every object off as missing: until it does,
+    // ask the API server (never wait for it; see kubeforge::lean::cached).
+    let current = if kubeforge::lean::is_ready(cache) {
+        cache.get(&ObjectRef::from_obj(&desired))
+    } else {
+        api.get_opt(&name).await?.map(Arc::new)
+    };
     if let Some(current) = current.as_ref() {
-        let serialize =
-            |object: &K| serde_json::to_value(object).map_err(|e| Error::Serialize(kind(), e));
+        let serialize = |object: &K| {
+            serde_json::to_value(object).map_err(|e| Error::Serialize(K::kind(&()).into_owned(), e))
+        };
         let (wanted, actual) = (serialize(&desired)?, serialize(current)?);
         if resources::is_subset(&wanted, &actual) {
             return Ok(current.clone());
         }
     }
-    let name = desired.name_any();
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let applied = api.patch(&name, &params, &Patch::Apply(&desired)).await?;
     // A cache that lags behind this controller's own last apply reports it
