@@ -44,8 +44,8 @@ async fn keeps_reconciling_after_the_api_server_restarts() -> anyhow::Result<()>
     cluster.env.restart_api_server().await?;
     // The new server's watch cache starts empty, so every watch resuming
     // from its last resource version is told "410 Gone" and lists again.
-    // The controller's watches share one backoff (kube's default, up to 30 s
-    // plus jitter), so resuming may take a while: allow for that.
+    // Each watch backs off on its own (kubeforge::lean; up to 30 s plus
+    // jitter), so resuming takes seconds, but allow for a loaded machine.
     let resumed = Duration::from_secs(120);
 
     // A change to an object the operator already knew about...

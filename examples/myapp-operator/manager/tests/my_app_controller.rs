@@ -34,6 +34,8 @@ use kubeforge::k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kubeforge::kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kubeforge::kube::runtime::reflector::ObjectRef;
 use kubeforge::kube::{Api, Client, Resource as _, ResourceExt as _};
+use kubeforge::lean::Compact;
+use kubeforge::manager::Scope;
 use myapp_api::apps::v1::MyApp;
 use myapp_manager::controller::my_app::{
     self, AVAILABLE, Caches, DEGRADED, FINALIZER, MANAGED_BY, PROGRESSING, State,
@@ -45,29 +47,16 @@ use serde_json::json;
 /// `client`, and filled before they are returned. Their watches run until
 /// the test ends.
 async fn caches(cluster: &Cluster, client: &Client) -> anyhow::Result<Caches> {
-    let (deployments, deployment_changes) = kubeforge::lean::cached::<Deployment>(
-        Api::namespaced(client.clone(), &cluster.namespace),
-        MANAGED_BY,
-    );
-    let (services, service_changes) = kubeforge::lean::cached::<Service>(
-        Api::namespaced(client.clone(), &cluster.namespace),
-        MANAGED_BY,
-    );
-    let (registry, registry_changes) = kubeforge::lean::cached::<ConfigMap>(
-        Api::namespaced(client.clone(), &registry_namespace()),
-        MANAGED_BY,
-    );
-    tokio::spawn(deployment_changes.for_each(|_| async {}));
-    tokio::spawn(service_changes.for_each(|_| async {}));
-    tokio::spawn(registry_changes.for_each(|_| async {}));
-    for ready in [
-        deployments.wait_until_ready().await,
-        services.wait_until_ready().await,
-        registry.wait_until_ready().await,
-    ] {
-        ready?;
-    }
-    Ok(Caches::new(deployments, services, registry))
+    let scope = Scope::Namespace(cluster.namespace.clone());
+    let (caches, feeds) = Caches::watch(client, &scope);
+    tokio::spawn(feeds.deployments.for_each(|_| async {}));
+    tokio::spawn(feeds.services.for_each(|_| async {}));
+    tokio::spawn(feeds.registry.for_each(|_| async {}));
+    eventually("the caches' first lists", || async {
+        Ok(caches.is_ready().then_some(()))
+    })
+    .await?;
+    Ok(caches)
 }
 
 /// Waits for the controller to create the MyApp's Deployment, then
@@ -320,11 +309,11 @@ async fn corrects_drift_of_owned_objects() -> anyhow::Result<()> {
 /// `my_app::run` starts, as the operator's ServiceAccount; a single watch
 /// delivers events in order, so had the unlabelled Deployment (created
 /// first) matched, it would have arrived before the labelled one. The
-/// cached copy is the whole object but its managedFields.
+/// cached copy is the whole object but its managedFields, as JSON.
 #[tokio::test]
 async fn deployments_without_the_operators_label_are_not_cached() -> anyhow::Result<()> {
     let cluster = Cluster::start().await?;
-    let (cache, owned) = kubeforge::lean::cached::<Deployment>(
+    let (cache, owned) = kubeforge::lean::cached::<Compact<Deployment>>(
         Api::namespaced(cluster.operator.clone(), &cluster.namespace),
         MANAGED_BY,
     );
@@ -377,12 +366,13 @@ async fn deployments_without_the_operators_label_are_not_cached() -> anyhow::Res
     let cached = |name: &str| cache.get(&ObjectRef::new(name).within(&cluster.namespace));
     assert!(cached("stray").is_none());
     let cached_web = cached("web").ok_or_else(|| anyhow::anyhow!("web is not cached"))?;
+    assert!(!cached_web.json().contains("managedFields"));
+    let cached_web = cached_web.object()?;
     assert_eq!(
         cached_web.spec.replicas,
         Some(1),
         "the whole object is cached"
     );
-    assert_eq!(cached_web.metadata.managed_fields, None);
     let web = cluster.api::<Deployment>().get("web").await?;
     assert_eq!(
         web.labels()

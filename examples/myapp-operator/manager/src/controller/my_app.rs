@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use futures::stream::BoxStream;
 use kubeforge::backoff::Backoffs;
 use kubeforge::events::EventRecorder;
 use kubeforge::k8s_openapi::api::apps::v1::Deployment;
@@ -47,12 +48,12 @@ use kubeforge::kube::api::{DeleteParams, Patch, PatchParams};
 use kubeforge::kube::runtime::controller::Action;
 use kubeforge::kube::runtime::events::{Event, EventType, Reporter};
 use kubeforge::kube::runtime::finalizer::{self, finalizer};
-use kubeforge::kube::runtime::reflector::{ObjectRef, Store};
+use kubeforge::kube::runtime::reflector::Store;
 use kubeforge::kube::runtime::watcher;
 use kubeforge::kube::{Api, Client, Resource, ResourceExt as _};
+use kubeforge::lean::Compact;
 use kubeforge::manager::{Context, Scope};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use myapp_api::apps::v1::{MyApp, MyAppStatus};
 
@@ -81,9 +82,10 @@ pub enum Error {
     /// `#[rbac]` rule).
     #[error("Kubernetes API request failed: {0}")]
     Kube(#[from] kubeforge::kube::Error),
-    /// An object could not be turned into JSON to compare it.
-    #[error("cannot serialize a {0}: {1}")]
-    Serialize(String, #[source] serde_json::Error),
+    /// An object could not be turned into JSON to compare it, or a cached
+    /// one read back from its JSON.
+    #[error("cannot convert a {0} to or from JSON: {1}")]
+    Json(String, #[source] serde_json::Error),
     /// The MyApp lacks metadata the API server always sets; only a
     /// hand-built object (e.g. in a test) can trigger this.
     #[error("the MyApp has no {0}")]
@@ -121,27 +123,59 @@ impl Error {
 /// by its managed-by label), kept current by the controller's watches (see
 /// [`kubeforge::lean::cached`]). Reading them from here instead of GETting
 /// them spares every reconcile three requests, and the client's rate limit
-/// three tokens.
+/// three tokens. Each is kept as its JSON text ([`Compact`]), a third of
+/// the memory of a typed object.
 #[derive(Clone)]
 pub struct Caches {
-    deployments: Store<Deployment>,
-    services: Store<Service>,
-    registry: Store<ConfigMap>,
+    deployments: Store<Compact<Deployment>>,
+    services: Store<Compact<Service>>,
+    registry: Store<Compact<ConfigMap>>,
+}
+
+/// A watch that keeps one of the [`Caches`] current while it is polled.
+pub type Feed<K> = BoxStream<'static, Result<Compact<K>, watcher::Error>>;
+
+/// The watches behind [`Caches`]: the controller polls them (and reconciles
+/// the MyApp behind every change, see [`run`]); a test that runs
+/// reconciles by hand polls them itself.
+pub struct Feeds {
+    pub deployments: Feed<Deployment>,
+    pub services: Feed<Service>,
+    pub registry: Feed<ConfigMap>,
 }
 
 impl Caches {
-    /// The caches, from stores whose watches someone polls: the
-    /// controller's (see [`run`]) or a test's.
-    pub fn new(
-        deployments: Store<Deployment>,
-        services: Store<Service>,
-        registry: Store<ConfigMap>,
-    ) -> Self {
-        Caches {
+    /// The caches of what this operator made in `scope` (and of its
+    /// registry entries), seen through `client`, and the watches that fill
+    /// them.
+    pub fn watch(client: &Client, scope: &Scope) -> (Caches, Feeds) {
+        let (deployments, deployment_feed) =
+            kubeforge::lean::cached(scope.api(client.clone()), resources::MANAGED_BY);
+        let (services, service_feed) =
+            kubeforge::lean::cached(scope.api(client.clone()), resources::MANAGED_BY);
+        let (registry, registry_feed) = kubeforge::lean::cached(
+            Api::namespaced(client.clone(), &registry_namespace()),
+            resources::MANAGED_BY,
+        );
+        let caches = Caches {
             deployments,
             services,
             registry,
-        }
+        };
+        let feeds = Feeds {
+            deployments: deployment_feed.boxed(),
+            services: service_feed.boxed(),
+            registry: registry_feed.boxed(),
+        };
+        (caches, feeds)
+    }
+
+    /// Whether every cache holds its first list (see
+    /// [`kubeforge::lean::is_ready`]).
+    pub fn is_ready(&self) -> bool {
+        kubeforge::lean::is_ready(&self.deployments)
+            && kubeforge::lean::is_ready(&self.services)
+            && kubeforge::lean::is_ready(&self.registry)
     }
 }
 
@@ -227,19 +261,11 @@ pub async fn run(ctx: Context) -> anyhow::Result<()> {
 async fn run_in(ctx: Context, scope: Scope) -> anyhow::Result<()> {
     let client = ctx.client();
     let metrics = ctx.metrics();
-    // Only what this operator created (its managed-by label), kept whole
+    // Only what this operator created (its managed-by label), kept as JSON
     // (minus managedFields) so a reconcile reads it from memory. A change
     // to any of it (a hand-made edit, a deletion, a status update)
     // reconciles its MyApp.
-    let (deployments, deployment_changes) =
-        kubeforge::lean::cached::<Deployment>(scope.api(client.clone()), resources::MANAGED_BY);
-    let (services, service_changes) =
-        kubeforge::lean::cached::<Service>(scope.api(client.clone()), resources::MANAGED_BY);
-    let (registry, registry_changes) = kubeforge::lean::cached::<ConfigMap>(
-        Api::namespaced(client.clone(), &registry_namespace()),
-        resources::MANAGED_BY,
-    );
-    let caches = Caches::new(deployments, services, registry);
+    let (caches, feeds) = Caches::watch(&client, &scope);
     let state = Arc::new(State::new(client.clone(), caches));
     // A lean controller: its cache drops managedFields and the last-applied
     // annotation, and it runs at most --max-concurrent-reconciles reconciles
@@ -253,11 +279,13 @@ async fn run_in(ctx: Context, scope: Scope) -> anyhow::Result<()> {
     // stops a controller told to stop before its first list was in.
     let not_started = ctx.shutdown_before_ready(controller.store());
     controller
-        .owns_stream(deployment_changes)
-        .owns_stream(service_changes)
+        .owns_stream(feeds.deployments)
+        .owns_stream(feeds.services)
         // Owner references cannot cross namespaces: an entry names its
         // MyApp in its data. An edited or deleted entry is repaired at once.
-        .watches_stream(registry_changes, |entry| resources::registry_owner(&entry))
+        .watches_stream(feeds.registry, |entry| {
+            resources::registry_owner(&entry.object().ok()?)
+        })
         .graceful_shutdown_on(ctx.shutdown_signal())
         .run(
             move |app, state| {
@@ -331,10 +359,11 @@ async fn apply(app: &MyApp, state: &State) -> Result<Action, Error> {
         resources::deployment(app, &owner),
     )
     .await?;
+    let deployment = deployment.object().map_err(json_error::<Deployment>)?;
     ensure(
         app,
         state,
-        Api::<Service>::namespaced(client.clone(), &namespace),
+        Api::<Compact<Service>>::namespaced(client.clone(), &namespace),
         &caches.services,
         resources::service(app, &owner),
     )
@@ -342,7 +371,7 @@ async fn apply(app: &MyApp, state: &State) -> Result<Action, Error> {
     ensure(
         app,
         state,
-        Api::<ConfigMap>::namespaced(client.clone(), &state.registry_namespace),
+        Api::<Compact<ConfigMap>>::namespaced(client.clone(), &state.registry_namespace),
         &caches.registry,
         resources::registry_entry(app, &state.registry_namespace),
     )
@@ -365,27 +394,25 @@ async fn apply(app: &MyApp, state: &State) -> Result<Action, Error> {
 async fn ensure<K>(
     app: &MyApp,
     state: &State,
-    api: Api<K>,
-    cache: &Store<K>,
+    api: Api<Compact<K>>,
+    cache: &Store<Compact<K>>,
     desired: K,
-) -> Result<Arc<K>, Error>
+) -> Result<Arc<Compact<K>>, Error>
 where
-    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = ()> + Serialize + std::fmt::Debug,
 {
     let name = desired.name_any();
     // Right after start the cache may not hold its first list yet, and an
     // empty cache would pass every object off as missing: until it does,
     // ask the API server (never wait for it; see kubeforge::lean::cached).
     let current = if kubeforge::lean::is_ready(cache) {
-        cache.get(&ObjectRef::from_obj(&desired))
+        Compact::find(cache, &desired)
     } else {
         api.get_opt(&name).await?.map(Arc::new)
     };
     if let Some(current) = current.as_ref() {
-        let serialize = |object: &K| {
-            serde_json::to_value(object).map_err(|e| Error::Serialize(K::kind(&()).into_owned(), e))
-        };
-        let (wanted, actual) = (serialize(&desired)?, serialize(current)?);
+        let wanted = serde_json::to_value(&desired).map_err(json_error::<K>)?;
+        let actual = current.to_value().map_err(json_error::<K>)?;
         if resources::is_subset(&wanted, &actual) {
             return Ok(current.clone());
         }
@@ -405,6 +432,11 @@ where
     let created_or_updated = event(EventType::Normal, reason, action, note, related);
     state.publish(app, created_or_updated);
     Ok(Arc::new(applied))
+}
+
+/// [`Error::Json`] for an object of kind `K`.
+fn json_error<K: Resource<DynamicType = ()>>(error: serde_json::Error) -> Error {
+    Error::Json(K::kind(&()).into_owned(), error)
 }
 
 // ANCHOR: cleanup
