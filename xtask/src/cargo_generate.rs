@@ -462,13 +462,17 @@ fn install() -> Result<PathBuf> {
         .tempdir_in(parent)
         .context("creating a staging directory for cargo install")?;
     // Without default features: they only choose a vendored libgit2, which
-    // --path templates do not need.
+    // --path templates do not need. Unoptimized (`--debug`): it renders a
+    // few dozen small files per run, so optimizing its large dependency
+    // tree would only lengthen CI's first run on a fresh machine (measured:
+    // 190 s of CPU against 396 s for the release build).
     crate::step(
         &format!("cargo install cargo-generate {CARGO_GENERATE_VERSION}"),
         crate::cargo()
             .args([
                 "install",
                 "--locked",
+                "--debug",
                 "--no-default-features",
                 "--version",
                 CARGO_GENERATE_VERSION,
@@ -478,6 +482,9 @@ fn install() -> Result<PathBuf> {
             .arg("cargo-generate")
             // Its own target directory, thrown away: nothing else reuses it.
             .env_remove("CARGO_TARGET_DIR")
+            // No debug info: a backtrace of cargo-generate is not what CI
+            // is after, and without it the binary is a fraction of the size.
+            .env("CARGO_PROFILE_DEV_DEBUG", "false")
             .stdin(Stdio::null()),
     )?;
     let staged = staging.keep();
