@@ -50,7 +50,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use futures::{FutureExt as _, Stream, StreamExt as _, TryStreamExt as _, stream};
-use kube::api::PartialObjectMeta;
+use kube::api::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::reflector::{self, Lookup, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt as _, watcher};
 use kube::{Api, Client, Resource};
@@ -79,7 +79,12 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// where the object is written back whole with an update (PUT) built from
 /// the cached copy: the missing fields would mean "clear them".
 pub fn strip<K: Resource>(object: &mut K) {
-    let meta = object.meta_mut();
+    strip_meta(object.meta_mut());
+}
+
+/// [`strip`] on metadata alone, for objects not yet (or never) typed, such
+/// as a [`Compact`] being built.
+fn strip_meta(meta: &mut ObjectMeta) {
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove(LAST_APPLIED_ANNOTATION);

@@ -11,8 +11,6 @@ use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::LAST_APPLIED_ANNOTATION;
-
 /// An object of kind `K` as a cache keeps it: its JSON text (without
 /// `managedFields` and the last-applied annotation, as [`super::strip`]),
 /// plus the metadata that names it and its owners.
@@ -175,13 +173,7 @@ where
             }
         }
         let mut metadata = metadata.unwrap_or_default();
-        metadata.managed_fields = None;
-        if let Some(annotations) = metadata.annotations.as_mut() {
-            annotations.remove(LAST_APPLIED_ANNOTATION);
-            if annotations.is_empty() {
-                metadata.annotations = None;
-            }
-        }
+        super::strip_meta(&mut metadata);
         let mut json = String::with_capacity(
             2 + fields
                 .iter()
@@ -241,6 +233,7 @@ mod tests {
     use k8s_openapi::api::core::v1::ConfigMap;
     use serde_json::json;
 
+    use super::super::LAST_APPLIED_ANNOTATION;
     use super::*;
 
     fn sent() -> serde_json::Value {
