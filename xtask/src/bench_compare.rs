@@ -42,7 +42,7 @@ pub struct Options {
     pub large: bool,
     /// Timed runs of each side per figure.
     pub runs: usize,
-    /// Also measure cold builds (many minutes on 2 cores).
+    /// Also measure cold builds and installing each CLI (many minutes on 2 cores).
     pub cold: bool,
 }
 
@@ -717,6 +717,7 @@ fn builds(
         cold.kubebuilder.push(kb_build(Some(cold_cache.path()))?);
         std::fs::remove_dir_all(&cold_target)?;
         report.rows.push(cold);
+        install(go, &cold_target, runs, report)?;
     } else {
         report.notes.push(
             "Cold builds: not measured in this run (`--cold` measures them, once each).".into(),
@@ -730,6 +731,56 @@ fn builds(
         "builds: `cargo build -p {} --bin manager` after inserting `let _bench_edit = N;` in the reconcile vs `go build -o bin/manager cmd/main.go` after inserting `_ = N`; `cargo build --release` vs `go build -a -o manager cmd/main.go`",
         kf.manager_crate
     ));
+    Ok(())
+}
+
+/// Installing each tool as its README says, from empty build caches (the
+/// crates and Go modules already downloaded): the first thing a newcomer
+/// waits for. Alternating, `runs` times each.
+fn install(go: &Go, cold_target: &Path, runs: usize, report: &mut Report) -> Result<()> {
+    eprintln!("==> installing the CLIs (--cold): {runs} runs of each, alternating");
+    let go_install = format!("sigs.k8s.io/kubebuilder/v4@{}", KUBEBUILDER_VERSION);
+    let mut row = Row::new(
+        format!(
+            "installing the CLI (`cargo install --locked --path crates/kubeforge-cli`, empty target directory, vs `go install {go_install}`, empty GOCACHE)"
+        ),
+        Unit::Seconds,
+    )
+    .target(2.0);
+    for run in 0..runs {
+        let cache = tempfile::Builder::new()
+            .prefix("kubeforge-install-gocache-")
+            .tempdir()?;
+        let bin = tempfile::Builder::new()
+            .prefix("kubeforge-install-bin-")
+            .tempdir()?;
+        row.kubebuilder.push(timed(
+            "go install (Kubebuilder)",
+            go.command(&go.go, bin.path())
+                .args(["install", &go_install])
+                .env("GOCACHE", cache.path())
+                .env("GOBIN", bin.path()),
+        )?);
+        if cold_target.exists() {
+            std::fs::remove_dir_all(cold_target)?;
+        }
+        row.kubeforge.push(timed(
+            "cargo install --path crates/kubeforge-cli",
+            cargo()
+                .args(["install", "--quiet", "--locked", "--path"])
+                .arg(root().join("crates/kubeforge-cli"))
+                .arg("--root")
+                .arg(bin.path())
+                .current_dir(root())
+                .env("CARGO_TARGET_DIR", cold_target),
+        )?);
+        std::fs::remove_dir_all(cold_target)?;
+        eprintln!(
+            "    run {run}: {:.1} s / {:.1} s",
+            row.kubeforge[run], row.kubebuilder[run]
+        );
+    }
+    report.rows.push(row);
     Ok(())
 }
 
