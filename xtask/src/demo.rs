@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::{command, envtest, kubeforge_binary, shared_target_dir};
+use crate::{command, envtest_with, kubeforge_binary, shared_target_dir};
 
 /// A running `kubeforge run`: how to reach its control plane and manager.
 pub struct Session {
@@ -88,14 +88,13 @@ pub fn run() -> Result<()> {
     // On a fresh machine the control plane is minutes of Go: module
     // downloads and single-threaded links leave a core idle, so the
     // example's binaries build beside it (measured in docs/benchmarks.md,
-    // "The first hour"). The second `kubeforge_binary` is a fresh check.
-    kubeforge_binary()?;
+    // "The first hour").
+    let kubeforge = kubeforge_binary()?;
     let beside = build_example_beside(&example, &target);
-    let assets = envtest();
+    let assets = envtest_with(&kubeforge);
     // Whatever it printed, `kubeforge run` builds (or reports) the same again.
     let _ = beside.join();
     let assets = assets?;
-    let kubeforge = kubeforge_binary()?;
     let ran = with_running_operator(&kubeforge, &example, &target, &assets, false, |s| {
         s.wait_for_sample()?;
         println!("\n=== What the operator did with config/samples/apps_v1_myapp.yaml ===\n");

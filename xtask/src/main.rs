@@ -258,9 +258,13 @@ pub fn build_binary(package: &str, bin: &str, release: bool) -> Result<PathBuf> 
 /// `kubeforge envtest`: the control-plane binaries' directory, built with Go
 /// into the cache outside the repository on first use.
 pub fn envtest() -> Result<PathBuf> {
-    let kubeforge = kubeforge_binary()?;
+    envtest_with(&kubeforge_binary()?)
+}
+
+/// [`envtest`] with a CLI already built.
+pub fn envtest_with(kubeforge: &Path) -> Result<PathBuf> {
     eprintln!("==> control-plane binaries (kubeforge envtest)");
-    let output = command(&kubeforge)
+    let output = command(kubeforge)
         .arg("envtest")
         .stderr(std::process::Stdio::inherit())
         .output()
