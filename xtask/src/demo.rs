@@ -85,16 +85,25 @@ impl Session {
 pub fn run() -> Result<()> {
     let example = crate::example::dir();
     let target = shared_target_dir()?;
-    // On a fresh machine the control plane is minutes of Go: module
-    // downloads and single-threaded links leave a core idle, so the
-    // example's binaries build beside it (measured in docs/benchmarks.md,
-    // "The first hour").
+    // On a fresh machine the control plane is minutes of Go (or a download)
+    // and the CLI and the example minutes of cargo, each leaving a core idle
+    // at times (module downloads, single-threaded links, k8s-openapi's one
+    // big crate): the plane is fetched in the background from the start,
+    // through the library `kubeforge envtest` calls, while cargo builds the
+    // CLI and then the example's binaries (measured in docs/benchmarks.md,
+    // "The first hour"). A failure there is left for `kubeforge envtest`
+    // below to report, as a user would see it.
+    let plane = std::thread::spawn(|| {
+        eprintln!("==> control-plane binaries (background)");
+        let began = std::time::Instant::now();
+        if kubeforge_envtest::assets::ensure(|line| eprintln!("    {line}")).is_ok() {
+            crate::took("control-plane binaries (background)", began);
+        }
+    });
     let kubeforge = kubeforge_binary()?;
-    let beside = build_example_beside(&example, &target);
-    let assets = envtest_with(&kubeforge);
-    // Whatever it printed, `kubeforge run` builds (or reports) the same again.
-    let _ = beside.join();
-    let assets = assets?;
+    build_example(&example, &target);
+    let _ = plane.join();
+    let assets = envtest_with(&kubeforge)?;
     let ran = with_running_operator(&kubeforge, &example, &target, &assets, false, |s| {
         s.wait_for_sample()?;
         println!("\n=== What the operator did with config/samples/apps_v1_myapp.yaml ===\n");
@@ -247,29 +256,27 @@ fn pretty_json(text: &str) -> String {
     out
 }
 
-/// Builds, in the background, the binaries `kubeforge run` builds first in
-/// `project` (the API crate's `crdgen`, then the manager), with the same
-/// cargo arguments and environment, so that its own builds find them fresh.
-/// A failure is left for `kubeforge run` to report.
-fn build_example_beside(project: &Path, target_dir: &Path) -> std::thread::JoinHandle<()> {
-    let (project, target_dir) = (project.to_path_buf(), target_dir.to_path_buf());
-    eprintln!("==> build the example beside it (cargo build, background)");
-    std::thread::spawn(move || {
-        let began = std::time::Instant::now();
-        for (package, bin) in [("myapp-api", "crdgen"), ("myapp-manager", "manager")] {
-            let built = crate::cargo()
-                .args(["build", "--quiet", "--package", package, "--bin", bin])
-                .current_dir(&project)
-                .env("CARGO_TARGET_DIR", &target_dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .status();
-            if !matches!(built, Ok(status) if status.success()) {
-                return;
-            }
+/// Builds the binaries `kubeforge run` builds first in `project` (the API
+/// crate's `crdgen`, then the manager), with the same cargo arguments and
+/// environment, so that its own builds find them fresh while the control
+/// plane is still being fetched. A failure is left for `kubeforge run` to
+/// report.
+fn build_example(project: &Path, target_dir: &Path) {
+    eprintln!("==> build the example (cargo build)");
+    let began = std::time::Instant::now();
+    for (package, bin) in [("myapp-api", "crdgen"), ("myapp-manager", "manager")] {
+        let built = crate::cargo()
+            .args(["build", "--quiet", "--package", package, "--bin", bin])
+            .current_dir(project)
+            .env("CARGO_TARGET_DIR", target_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+        if !matches!(built, Ok(status) if status.success()) {
+            return;
         }
-        crate::took("build the example beside it", began);
-    })
+    }
+    crate::took("build the example", began);
 }
 
 /// Starts `kubeforge run` on a local control plane in `project`, hands the
