@@ -88,6 +88,7 @@ impl Options {
 /// How a figure is printed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Unit {
+    Count,
     Seconds,
     Millis,
     Mib,
@@ -96,6 +97,7 @@ enum Unit {
 impl Unit {
     fn format(self, value: f64) -> String {
         match self {
+            Unit::Count => format!("{value:.0}"),
             Unit::Seconds => format!("{value:.2} s"),
             Unit::Millis => format!("{:.0} ms", value * 1000.0),
             Unit::Mib => format!("{value:.1} MiB"),
@@ -467,6 +469,21 @@ fn kubeforge_project(kubeforge: &Path, scratch: &Path, target: &Path) -> Result<
     let examples = dir.join("manager/examples");
     std::fs::create_dir_all(&examples)?;
     std::fs::write(examples.join("opbench.rs"), DRIVER)?;
+    // The driver reads the API server's /metrics with kube's raw request,
+    // which takes an `http::Request` (already in the lock file via kube).
+    let manifest = dir.join("manager/Cargo.toml");
+    let marker = "# +kubeforge:scaffold:dev-dependencies";
+    let text = std::fs::read_to_string(&manifest)?;
+    if !text.contains(marker) {
+        bail!(
+            "{} has no `{marker}` line; update bench_compare",
+            manifest.display()
+        );
+    }
+    std::fs::write(
+        &manifest,
+        text.replacen(marker, &format!("http = \"1\"\n{marker}"), 1),
+    )?;
     Ok(KubeforgeProject {
         dir,
         manager_crate: "cmpbench-manager".into(),
@@ -793,6 +810,11 @@ struct Run {
     cpu_s: f64,
     peak_mib: f64,
     rss10_mib: f64,
+    /// Requests the API server served from start to convergence, watches
+    /// left out.
+    requests: f64,
+    /// Of those, writes to MyApps (the finalizer, the status).
+    app_writes: f64,
 }
 
 /// Reads the driver's `RESULT n=100 first_s=0.2 ...` line.
@@ -815,6 +837,8 @@ fn parse_result(text: &str) -> Result<Run> {
         cpu_s: field("cpu_s")?,
         peak_mib: field("peak_mib")?,
         rss10_mib: field("rss10_mib")?,
+        requests: field("requests")?,
+        app_writes: field("app_writes")?,
     })
 }
 
@@ -958,6 +982,17 @@ fn operators(
         let mut cpu = Row::new(label("CPU (user + system) at convergence"), Unit::Seconds);
         let mut peak = Row::new(label("peak RSS (VmHWM)"), Unit::Mib);
         let mut rss = Row::new(label("RSS 10 s after converging"), Unit::Mib);
+        // What the converge time is made of: the API server's own count.
+        let mut requests = Row::new(
+            label("requests the API server served, start → converged (watches left out)"),
+            Unit::Count,
+        );
+        let mut app_writes = Row::new(
+            label(
+                "of those, writes to MyApps (finalizer, status; one 50 QPS bucket on both sides)",
+            ),
+            Unit::Count,
+        );
         if large {
             cpu = cpu.target(0.5);
             rss = rss.target(0.33);
@@ -985,6 +1020,8 @@ fn operators(
                 (&mut cpu, (ours.cpu_s, theirs.cpu_s)),
                 (&mut peak, (ours.peak_mib, theirs.peak_mib)),
                 (&mut rss, (ours.rss10_mib, theirs.rss10_mib)),
+                (&mut requests, (ours.requests, theirs.requests)),
+                (&mut app_writes, (ours.app_writes, theirs.app_writes)),
             ] {
                 row.kubeforge.push(value.0);
                 row.kubebuilder.push(value.1);
@@ -1028,7 +1065,7 @@ fn operators(
             ratio(&converge.kubebuilder, limited),
             ratio(&converge.kubebuilder, free),
         ));
-        report.rows.extend([first, converge]);
+        report.rows.extend([first, converge, requests, app_writes]);
         if !shared.kubebuilder.is_empty() {
             report.rows.push(shared);
         }
@@ -1171,7 +1208,7 @@ mod tests {
     #[test]
     fn parses_the_driver_line() {
         let run = parse_result(
-            "noise\nRESULT n=1000 first_s=0.412 converge_s=61.200 cpu_s=3.10 peak_mib=20.5 rss10_mib=18.0\n",
+            "noise\nRESULT n=1000 first_s=0.412 converge_s=61.200 cpu_s=3.10 peak_mib=20.5 rss10_mib=18.0 requests=5012 app_writes=2003\n",
         )
         .unwrap();
         assert_eq!(run.n, 1000);

@@ -264,9 +264,20 @@ fn pretty_json(text: &str) -> String {
 fn build_example(project: &Path, target_dir: &Path) {
     eprintln!("==> build the example (cargo build)");
     let began = std::time::Instant::now();
-    for (package, bin) in [("myapp-api", "crdgen"), ("myapp-manager", "manager")] {
+    // As the CLI's cargo_bin.rs: crdgen resolved with the manager's features.
+    let crdgen = [
+        "--package",
+        "myapp-api",
+        "--package",
+        "myapp-manager",
+        "--bin",
+        "crdgen",
+    ];
+    let manager = ["--package", "myapp-manager", "--bin", "manager"].as_slice();
+    for args in [crdgen.as_slice(), manager] {
         let built = crate::cargo()
-            .args(["build", "--quiet", "--package", package, "--bin", bin])
+            .args(["build", "--quiet"])
+            .args(args)
             .current_dir(project)
             .env("CARGO_TARGET_DIR", target_dir)
             .stdin(Stdio::null())

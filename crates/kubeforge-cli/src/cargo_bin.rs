@@ -9,17 +9,67 @@
 //!
 //! The executable's path is read from Cargo's JSON messages (with the
 //! `cargo_metadata` crate), never assumed to be under `target/`.
+//!
+//! Cargo resolves features for the packages a command selects, so the API
+//! crate's `crdgen` built alone gets a smaller feature set than the
+//! manager (serde without `default` features, syn without `visit`), and
+//! serde and everything above it (k8s-openapi, kube, kubeforge) are built
+//! twice: a fresh project's first `kubeforge run` compiled them for
+//! `crdgen` and again for the manager. [`build`] selects the manager's
+//! package too ([`Packages::with`]), so every build of a project resolves
+//! the manager's features, which `cargo test` also uses, and shares one
+//! build of them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, Result, bail};
 
-/// Builds `bin` of `package` in the workspace at `root`; returns the path of
-/// the executable that belongs to this project. Compiler output goes to
-/// stderr as usual.
-pub fn build(root: &Path, package: &str, bin: &str, release: bool) -> Result<PathBuf> {
-    let (executable, fresh) = build_once(root, package, bin, release)?;
+/// The packages a build selects: the one whose binary it builds, and
+/// others whose features it resolves with (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packages {
+    /// The package that has the binary.
+    pub package: String,
+    /// Packages selected only for feature resolution; only their members of
+    /// this workspace are passed (a project without a manager builds alone).
+    pub with: Vec<String>,
+}
+
+impl Packages {
+    /// `package` alone.
+    pub fn one(package: impl Into<String>) -> Self {
+        Packages {
+            package: package.into(),
+            with: Vec::new(),
+        }
+    }
+
+    /// `package`, resolved together with `other` when `root` has it (its
+    /// directory named as the package without the project prefix, e.g.
+    /// `manager/` for `myapp-manager`, as kubeforge lays projects out).
+    pub fn with(mut self, root: &Path, other: impl Into<String>) -> Self {
+        let other = other.into();
+        let dir = other.rsplit('-').next().unwrap_or(&other);
+        if root.join(dir).join("Cargo.toml").is_file() {
+            self.with.push(other);
+        }
+        self
+    }
+
+    fn args(&self) -> Vec<&str> {
+        std::iter::once(&self.package)
+            .chain(&self.with)
+            .flat_map(|package| ["--package", package.as_str()])
+            .collect()
+    }
+}
+
+/// Builds `bin` of `packages.package` in the workspace at `root`; returns
+/// the path of the executable that belongs to this project. Compiler output
+/// goes to stderr as usual.
+pub fn build(root: &Path, packages: &Packages, bin: &str, release: bool) -> Result<PathBuf> {
+    let (executable, fresh) = build_once(root, packages, bin, release)?;
     if !fresh {
         return Ok(executable);
     }
@@ -28,22 +78,23 @@ pub fn build(root: &Path, package: &str, bin: &str, release: bool) -> Result<Pat
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err).with_context(|| format!("removing {}", executable.display())),
     }
-    Ok(build_once(root, package, bin, release)?.0)
+    Ok(build_once(root, packages, bin, release)?.0)
 }
 
-fn build_once(root: &Path, package: &str, bin: &str, release: bool) -> Result<(PathBuf, bool)> {
+fn build_once(
+    root: &Path,
+    packages: &Packages,
+    bin: &str,
+    release: bool,
+) -> Result<(PathBuf, bool)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let package = &packages.package;
     let output = Command::new(&cargo)
         .arg("build")
         .args(release.then_some("--release"))
-        .args([
-            "--quiet",
-            "--message-format=json-render-diagnostics",
-            "--package",
-            package,
-            "--bin",
-            bin,
-        ])
+        .args(["--quiet", "--message-format=json-render-diagnostics"])
+        .args(packages.args())
+        .args(["--bin", bin])
         .current_dir(root)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -78,6 +129,19 @@ fn executable_in(stdout: &[u8], bin: &str) -> Option<(PathBuf, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packages_resolve_with_the_manager_only_where_it_exists() {
+        let root = tempfile::tempdir().unwrap();
+        let crdgen = || Packages::one("shop-api").with(root.path(), "shop-manager");
+        assert_eq!(crdgen().args(), ["--package", "shop-api"]);
+        std::fs::create_dir(root.path().join("manager")).unwrap();
+        std::fs::write(root.path().join("manager/Cargo.toml"), "").unwrap();
+        assert_eq!(
+            crdgen().args(),
+            ["--package", "shop-api", "--package", "shop-manager"]
+        );
+    }
 
     /// A compiler-artifact message as cargo prints it (trimmed to the
     /// fields cargo always writes).

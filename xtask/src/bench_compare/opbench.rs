@@ -15,9 +15,11 @@
 //! start to first status written, to convergence (every Deployment and
 //! Service exists and every MyApp's status.observedGeneration is its
 //! generation), and for a manager its CPU seconds at convergence, its peak
-//! RSS and its RSS 10 s later.
+//! RSS and its RSS 10 s later; and the requests the API server served in
+//! between (its own `apiserver_request_total`, watches left out), in all
+//! and the writes to MyApps, with a line per verb and resource on stderr.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
     let ready = watch(client.clone(), resource.clone(), progress.clone()).await?;
     ready.await?;
 
+    let requests_before = request_counts(&client).await?;
     let began = Instant::now();
     let mut child = None;
     let mut floor = None;
@@ -146,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
             (p.deployments.len(), p.services.len(), p.observed.len()),
         )
     };
+    let requests = since(&requests_before, &request_counts(&client).await?);
     let Some(converged) = converged else {
         if let Some(child) = child.as_mut() {
             let _ = child.kill();
@@ -167,8 +171,17 @@ async fn main() -> anyhow::Result<()> {
         let _ = child.kill();
         let _ = child.wait();
     }
+    for (key, count) in &requests {
+        eprintln!("    requests: {key} {count}");
+    }
+    let total: u64 = requests.values().sum();
+    let app_writes: u64 = requests
+        .iter()
+        .filter(|(key, _)| key.resource.starts_with(PLURAL) && !matches!(key.verb.as_str(), "GET" | "LIST"))
+        .map(|(_, count)| count)
+        .sum();
     println!(
-        "RESULT n={n} first_s={:.3} converge_s={:.3} cpu_s={cpu:.2} peak_mib={peak:.1} rss10_mib={rss10:.1}",
+        "RESULT n={n} first_s={:.3} converge_s={:.3} cpu_s={cpu:.2} peak_mib={peak:.1} rss10_mib={rss10:.1} requests={total} app_writes={app_writes}",
         first.unwrap_or(f64::NAN),
         converged.as_secs_f64(),
     );
@@ -322,6 +335,64 @@ async fn load(client: Client, resource: ApiResource, qps: u32) -> anyhow::Result
         .buffer_unordered(4)
         .try_collect::<()>()
         .await
+}
+
+/// A line of `apiserver_request_total`, without the labels that do not
+/// tell operators apart.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct RequestKey {
+    verb: String,
+    /// `resource` or `resource/subresource`.
+    resource: String,
+    code: String,
+}
+
+impl std::fmt::Display for RequestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.verb, self.resource, self.code)
+    }
+}
+
+/// The API server's request counters (its /metrics), watches left out:
+/// they are long-lived and counted when they start, not per event.
+async fn request_counts(client: &Client) -> anyhow::Result<BTreeMap<RequestKey, u64>> {
+    let request = http::Request::get("/metrics").body(Vec::new())?;
+    let text = client.request_text(request).await?;
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_request_total{") else { continue };
+        let Some((labels, value)) = rest.rsplit_once("} ") else { continue };
+        let label = |name: &str| {
+            labels
+                .split(',')
+                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix("=\""))
+                .map(|v| v.trim_end_matches('"').to_owned())
+                .unwrap_or_default()
+        };
+        let verb = label("verb");
+        if verb == "WATCH" || verb.is_empty() {
+            continue;
+        }
+        let (resource, subresource) = (label("resource"), label("subresource"));
+        let key = RequestKey {
+            verb,
+            resource: if subresource.is_empty() { resource } else { format!("{resource}/{subresource}") },
+            code: label("code"),
+        };
+        *counts.entry(key).or_default() += value.trim().parse::<f64>().unwrap_or(0.0) as u64;
+    }
+    Ok(counts)
+}
+
+/// What `after` counted beyond `before`.
+fn since(before: &BTreeMap<RequestKey, u64>, after: &BTreeMap<RequestKey, u64>) -> BTreeMap<RequestKey, u64> {
+    after
+        .iter()
+        .filter_map(|(key, count)| {
+            let added = count.saturating_sub(before.get(key).copied().unwrap_or(0));
+            (added > 0).then(|| (key.clone(), added))
+        })
+        .collect()
 }
 
 /// utime + stime of a process, in seconds (/proc/<pid>/stat, clock ticks

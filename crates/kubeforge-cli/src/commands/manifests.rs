@@ -370,7 +370,9 @@ fn project_crds(bases: &Path, domain: &str) -> Result<Vec<String>> {
 /// Builds and runs the API crate's `crdgen` binary; returns its CRDs.
 fn crdgen(root: &Path, project: &Project) -> Result<Vec<serde_json::Value>> {
     let api_crate = format!("{}-api", project.project_name);
-    let crdgen = crate::cargo_bin::build(root, &api_crate, "crdgen", false)?;
+    let packages = crate::cargo_bin::Packages::one(&api_crate)
+        .with(root, format!("{}-manager", project.project_name));
+    let crdgen = crate::cargo_bin::build(root, &packages, "crdgen", false)?;
     let output = Command::new(&crdgen)
         .current_dir(root)
         .stdin(Stdio::null())

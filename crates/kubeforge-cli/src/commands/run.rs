@@ -88,7 +88,8 @@ impl Session {
         manifests.warn();
         super::print_summary(&manifests.plan);
         manifests.plan.apply()?;
-        crate::cargo_bin::build(&self.root, &self.manager_crate, "manager", self.release)
+        let packages = crate::cargo_bin::Packages::one(&self.manager_crate);
+        crate::cargo_bin::build(&self.root, &packages, "manager", self.release)
     }
 
     async fn run_local(&self, manager: PathBuf, watch: bool) -> Result<ExitCode> {
