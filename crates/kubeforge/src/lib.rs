@@ -57,6 +57,9 @@ pub mod manager;
 pub mod outcome;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod unseen;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod webhook;
 // HTTPS from mounted certificate files, shared by `manager` and `webhook`.
 #[cfg(feature = "runtime")]

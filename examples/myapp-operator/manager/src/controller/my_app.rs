@@ -26,7 +26,8 @@
 //!    reconcile with nothing to do writes nothing. What they are now is read
 //!    from the controller's caches ([`Caches`]), not from the API server: a
 //!    reconcile with nothing to do makes no request at all;
-//! 3. the status is derived from the Deployment and written if it changed.
+//! 3. the status is derived from the Deployment and written if it changed
+//!    (and was not just written over the copy the cache still holds).
 //!
 //! A failure emits a Warning event, sets the `Degraded` condition and is
 //! retried with a per-object exponential backoff.
@@ -53,6 +54,7 @@ use kubeforge::kube::runtime::watcher;
 use kubeforge::kube::{Api, Client, Resource, ResourceExt as _};
 use kubeforge::lean::Compact;
 use kubeforge::manager::{Context, Scope};
+use kubeforge::unseen::UnseenWrites;
 use serde::Serialize;
 
 use myapp_api::apps::v1::{MyApp, MyAppStatus};
@@ -189,6 +191,9 @@ pub struct State {
     recorder: EventRecorder,
     /// Each failing MyApp's own retry delays.
     backoff: Backoffs<MyApp>,
+    /// Statuses written that the MyApp cache does not show yet, so a
+    /// reconcile on the stale copy does not write them again.
+    statuses: UnseenWrites,
     /// Where registry entries go ([`registry_namespace`]), read once.
     registry_namespace: String,
 }
@@ -202,6 +207,7 @@ impl State {
             client,
             caches,
             backoff: Backoffs::default(),
+            statuses: UnseenWrites::default(),
             registry_namespace: registry_namespace(),
         }
     }
@@ -378,9 +384,7 @@ async fn apply(app: &MyApp, state: &State) -> Result<Action, Error> {
     .await?;
 
     let next = status::observe(app, &deployment);
-    if app.status.as_ref() != Some(&next) {
-        write_status(app, state, &next).await?;
-    }
+    write_status(app, state, &next).await?;
     Ok(Action::requeue(RESYNC))
 }
 // ANCHOR_END: apply
@@ -444,6 +448,7 @@ fn json_error<K: Resource<DynamicType = ()>>(error: serde_json::Error) -> Error 
 /// and Service are left to the garbage collector. Deleting an entry that is
 /// already gone is success, so cleanup can run any number of times.
 async fn cleanup(app: &MyApp, state: &State) -> Result<Action, Error> {
+    state.statuses.forget(app);
     let registry: Api<ConfigMap> = Api::namespaced(state.client.clone(), &state.registry_namespace);
     registry
         .delete(&resources::registry_name(app), &DeleteParams::default())
@@ -474,16 +479,18 @@ async fn report_failure(app: &MyApp, error: &Error, state: &State) {
     );
     state.publish(app, warning);
     let next = status::failed(app, message);
-    if app.status.as_ref() != Some(&next)
-        && let Err(error) = write_status(app, state, &next).await
-    {
+    if let Err(error) = write_status(app, state, &next).await {
         tracing::warn!(name = %app.name_any(), %error, "cannot record the failure in the status");
     }
 }
 
-/// Server-side applies the whole status: the controller owns every field
-/// of it.
+/// Server-side applies the whole status (the controller owns every field
+/// of it) unless it is what the MyApp has, or what this controller already
+/// wrote over the copy the cache still holds (see [`UnseenWrites`]).
 async fn write_status(app: &MyApp, state: &State, status: &MyAppStatus) -> Result<(), Error> {
+    if app.status.as_ref() == Some(status) || state.statuses.already_written(app, status) {
+        return Ok(());
+    }
     let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
     let api: Api<MyApp> = Api::namespaced(state.client.clone(), &namespace);
     let patch = serde_json::json!({
@@ -494,6 +501,7 @@ async fn write_status(app: &MyApp, state: &State, status: &MyAppStatus) -> Resul
     let params = PatchParams::apply(FIELD_MANAGER).force();
     api.patch_status(&app.name_any(), &params, &Patch::Apply(patch))
         .await?;
+    state.statuses.record(app, status);
     Ok(())
 }
 
