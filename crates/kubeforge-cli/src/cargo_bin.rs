@@ -14,11 +14,12 @@
 //! crate's `crdgen` built alone gets a smaller feature set than the
 //! manager (serde without `default` features, syn without `visit`), and
 //! serde and everything above it (k8s-openapi, kube, kubeforge) are built
-//! twice: a fresh project's first `kubeforge run` compiled them for
-//! `crdgen` and again for the manager. [`build`] selects the manager's
-//! package too ([`Packages::with`]), so every build of a project resolves
-//! the manager's features, which `cargo test` also uses, and shares one
-//! build of them.
+//! once for each. `kubeforge run`, which builds the manager right after
+//! `crdgen`, selects the manager's package too ([`Packages::with`]), so
+//! both resolve the manager's features (which `cargo test` also uses) and
+//! share one build. `kubeforge manifests` alone builds the API crate alone:
+//! fewer crates to compile the first time and to check after every edit
+//! (0.9 s against 1.5 s for the example after a one-line types edit).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -43,7 +43,7 @@ pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let project = Project::load(&root)?;
-    let manifests = plan(&root, &project)?;
+    let manifests = plan(&root, &project, CrdgenBuild::ApiOnly)?;
     // Before anything is compared: a CRD no API server can store is an
     // error whatever is on disk.
     manifests.check_sizes()?;
@@ -75,7 +75,7 @@ pub fn run(args: ManifestsArgs) -> Result<ExitCode> {
 /// in the project at `root`, also run in-process by `create api --make`.
 pub fn write(root: &Path) -> Result<()> {
     let project = Project::load(root)?;
-    let manifests = plan(root, &project)?;
+    let manifests = plan(root, &project, CrdgenBuild::ApiOnly)?;
     // Before anything is written: a CRD no API server can store is an
     // error whatever is on disk.
     manifests.check_sizes()?;
@@ -159,14 +159,27 @@ impl Manifests {
     }
 }
 
+/// How `crdgen` is built: which packages Cargo resolves its dependencies'
+/// features for (see cargo_bin.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrdgenBuild {
+    /// The API crate alone, as `kubeforge manifests` builds it: the least
+    /// to compile and to check, so manifests after an edit come quickest.
+    ApiOnly,
+    /// Resolved with the manager's package, as `kubeforge run` builds it:
+    /// the manager it builds next then shares every dependency (and the API
+    /// crate) with `crdgen` instead of compiling them a second time.
+    WithManager,
+}
+
 /// Every manifest file as the code says it should be, as a plan of the
 /// files that differ from disk.
-pub fn plan(root: &Path, project: &Project) -> Result<Manifests> {
+pub fn plan(root: &Path, project: &Project, build: CrdgenBuild) -> Result<Manifests> {
     let mut plan = Plan::new(root);
     let mut generated = BTreeSet::new();
     let mut crd_sizes = Vec::new();
     let helm = project.has_plugin(Plugin::Helm);
-    for crd in crdgen(root, project)? {
+    for crd in crdgen(root, project, build)? {
         let rendered = kubeforge_codegen::crd::render_crd(&crd)?;
         let rel = format!("{CRD_BASES}/{}", rendered.file_name);
         crd_sizes.push((rel.clone(), rendered.json_bytes));
@@ -368,10 +381,12 @@ fn project_crds(bases: &Path, domain: &str) -> Result<Vec<String>> {
 }
 
 /// Builds and runs the API crate's `crdgen` binary; returns its CRDs.
-fn crdgen(root: &Path, project: &Project) -> Result<Vec<serde_json::Value>> {
+fn crdgen(root: &Path, project: &Project, build: CrdgenBuild) -> Result<Vec<serde_json::Value>> {
     let api_crate = format!("{}-api", project.project_name);
-    let packages = crate::cargo_bin::Packages::one(&api_crate)
-        .with(root, format!("{}-manager", project.project_name));
+    let mut packages = crate::cargo_bin::Packages::one(&api_crate);
+    if build == CrdgenBuild::WithManager {
+        packages = packages.with(root, format!("{}-manager", project.project_name));
+    }
     let crdgen = crate::cargo_bin::build(root, &packages, "crdgen", false)?;
     let output = Command::new(&crdgen)
         .current_dir(root)

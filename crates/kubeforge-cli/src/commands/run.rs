@@ -82,7 +82,11 @@ impl Session {
     /// Brings the manifests in line with the code, then builds the manager;
     /// returns the manager binary.
     fn regenerate_and_build(&self) -> Result<PathBuf> {
-        let manifests = super::manifests::plan(&self.root, &self.project)?;
+        let manifests = super::manifests::plan(
+            &self.root,
+            &self.project,
+            super::manifests::CrdgenBuild::WithManager,
+        )?;
         // A CRD etcd cannot store fails here, as in `kubeforge manifests`.
         manifests.check_sizes()?;
         manifests.warn();
