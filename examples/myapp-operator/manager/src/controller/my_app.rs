@@ -488,7 +488,8 @@ async fn report_failure(app: &MyApp, error: &Error, state: &State) {
 /// of it) unless it is what the MyApp has, or what this controller already
 /// wrote over the copy the cache still holds (see [`UnseenWrites`]).
 async fn write_status(app: &MyApp, state: &State, status: &MyAppStatus) -> Result<(), Error> {
-    if app.status.as_ref() == Some(status) || state.statuses.already_written(app, status) {
+    // Asked first: a newer copy of the MyApp ends what it remembers.
+    if state.statuses.already_written(app, status) || app.status.as_ref() == Some(status) {
         return Ok(());
     }
     let namespace = app.namespace().ok_or(Error::MissingField("namespace"))?;
