@@ -36,7 +36,9 @@ pub struct UnseenWrites {
 impl UnseenWrites {
     /// Whether `value` was already written over the version of `object`
     /// this reconcile sees, so writing it again would change nothing. A
-    /// newer version of `object` forgets the earlier write.
+    /// newer version of `object` forgets the earlier write, so ask this
+    /// before comparing `value` with the object's own copy: that is what
+    /// ends an entry once the cache has caught up.
     pub fn already_written<K: Resource, V: Serialize>(&self, object: &K, value: &V) -> bool {
         let meta = object.meta();
         let (Some(uid), Some(version)) = (meta.uid.as_deref(), meta.resource_version.as_deref())
