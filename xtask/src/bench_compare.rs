@@ -243,6 +243,20 @@ fn insert_after(file: &Path, anchor: &str, line: &str) -> Result<String> {
     Ok(original)
 }
 
+/// Runs `run` with `line` inserted after `anchor` in `file`, then puts the
+/// file back (also when `run` failed): one timed run after a one-line edit.
+fn with_line(
+    file: &Path,
+    anchor: &str,
+    line: &str,
+    run: impl FnOnce() -> Result<f64>,
+) -> Result<f64> {
+    let original = insert_after(file, anchor, line)?;
+    let took = run();
+    std::fs::write(file, original).with_context(|| format!("restoring {}", file.display()))?;
+    took
+}
+
 /// `text` with `line` inserted after the first line containing `anchor`.
 fn insert_line(text: &str, anchor: &str, line: &str) -> Option<String> {
     let mut out = String::with_capacity(text.len() + line.len() + 1);
@@ -580,21 +594,13 @@ fn manifests(
         Unit::Seconds,
     )
     .target(1.0);
-    // A one-line edit of the types file, the timed `manifests` run, then
-    // the file put back (also when the run failed).
-    let kf_edited = |edit: &str| -> Result<f64> {
+    let kf_edited = |edit: &str| {
         let line = format!("    pub bench_edit_{edit}: Option<i32>,");
-        let original = insert_after(&kf_types, "pub replicas: i32,", &line)?;
-        let took = kf_run();
-        std::fs::write(&kf_types, original)?;
-        took
+        with_line(&kf_types, "pub replicas: i32,", &line, kf_run)
     };
-    let kb_edited = |edit: &str| -> Result<f64> {
+    let kb_edited = |edit: &str| {
         let line = format!("\tBenchEdit{edit} *int32 `json:\"benchEdit{edit},omitempty\"`");
-        let original = insert_after(&kb_types, "Foo *string", &line)?;
-        let took = kb_run();
-        std::fs::write(&kb_types, original)?;
-        took
+        with_line(&kb_types, "Foo *string", &line, kb_run)
     };
     // Untimed, each path once, so every timed run finds the caches warm:
     // the first edit after the operators' runs read the project's
