@@ -542,15 +542,47 @@ const MEMORY_SCRATCH_MIN: u64 = 10 << 30;
 /// test`), and the two together write gigabytes: measured on the standard
 /// 2-core machine, 30 to 40% of the time stalled on disk. Kept in memory,
 /// the cache costs the disk nothing; it is deleted when the build ends.
+///
+/// A build stopped by a signal (Ctrl-C) never runs that deletion, and
+/// memory, unlike /tmp, is not there to be cleaned later: so the directory
+/// is named after the process, and a later build first deletes those of
+/// processes that no longer exist.
 fn memory_backed_scratch() -> Option<tempfile::TempDir> {
     let shm = Path::new("/dev/shm");
+    remove_abandoned_scratch(shm);
     if free_bytes(shm)? < MEMORY_SCRATCH_MIN || available_memory()? < MEMORY_SCRATCH_MIN {
         return None;
     }
     tempfile::Builder::new()
-        .prefix("kubeforge-envtest-gocache-")
+        .prefix(&format!("{SCRATCH_PREFIX}{}-", std::process::id()))
         .tempdir_in(shm)
         .ok()
+}
+
+/// The start of a memory-backed Go cache's name; the process id follows.
+const SCRATCH_PREFIX: &str = "kubeforge-envtest-gocache-";
+
+/// Deletes the memory-backed caches in `dir` whose process has gone (see
+/// [`memory_backed_scratch`]). Best effort: what cannot be read or deleted
+/// (another user's) is left.
+fn remove_abandoned_scratch(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Bytes an unprivileged user may still write on the file system holding `dir`.
@@ -663,10 +695,33 @@ mod tests {
         if let Some(scratch) = memory_backed_scratch() {
             let path = scratch.path().to_path_buf();
             assert!(path.starts_with("/dev/shm"));
+            let own = format!("{SCRATCH_PREFIX}{}-", std::process::id());
+            assert!(
+                path.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&own))
+            );
             assert!(free_bytes(&path).expect("statvfs") >= MEMORY_SCRATCH_MIN);
             drop(scratch);
             assert!(!path.exists());
         }
+    }
+
+    #[test]
+    fn abandoned_scratch_is_removed_and_live_scratch_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // No process has pid u32::MAX (Linux caps pids at 2^22).
+        let abandoned = dir.path().join(format!("{SCRATCH_PREFIX}{}-x1", u32::MAX));
+        let live = dir
+            .path()
+            .join(format!("{SCRATCH_PREFIX}{}-x2", std::process::id()));
+        let other = dir.path().join("someone-elses");
+        for d in [&abandoned, &live, &other] {
+            std::fs::create_dir_all(d.join("sub")).expect("mkdir");
+        }
+        remove_abandoned_scratch(dir.path());
+        assert!(!abandoned.exists());
+        assert!(live.exists());
+        assert!(other.exists());
     }
 
     #[test]
