@@ -373,11 +373,19 @@ fn scaffold(
         "example.com/kbbench",
     ];
     let kb_api: Vec<&str> = [&crate::CREATE_MYAPP[..], &["--resource", "--controller"]].concat();
+    // The same flags on both sides: a defaulting and a validating webhook.
+    let webhook: Vec<&str> = [
+        &["create", "webhook"][..],
+        &crate::CREATE_MYAPP[2..],
+        &["--defaulting", "--programmatic-validation"],
+    ]
+    .concat();
     let kubeforge_once = |dir: &Path| -> Result<f64> {
         let mut total = 0.0;
         for args in [
             &["init", "--domain", "example.com"][..],
             &crate::CREATE_MYAPP[..],
+            &webhook[..],
         ] {
             total += timed(
                 &format!("kubeforge {}", args.join(" ")),
@@ -392,13 +400,16 @@ fn scaffold(
         } else {
             kb_init.to_vec()
         };
-        let api: Vec<&str> = if lean {
-            [&kb_api[..], &["--make=false"]].concat()
+        let (api, webhook): (Vec<&str>, Vec<&str>) = if lean {
+            (
+                [&kb_api[..], &["--make=false"]].concat(),
+                [&webhook[..], &["--make=false"]].concat(),
+            )
         } else {
-            kb_api.clone()
+            (kb_api.clone(), webhook.clone())
         };
         let mut total = 0.0;
-        for args in [init, api] {
+        for args in [init, api, webhook] {
             total += timed(
                 &format!("kubebuilder {}", args.join(" ")),
                 go.command(&go.kubebuilder, dir).args(&args),
@@ -407,11 +418,11 @@ fn scaffold(
         Ok(total)
     };
     let mut full = Row::new(
-        "`init` + `create api --group apps --version v1 --kind MyApp`, as users run it (Kubebuilder fetches modules and runs `make generate`)",
+        "`init` + `create api --group apps --version v1 --kind MyApp` + `create webhook` (defaulting and validation), as users run them (Kubebuilder fetches modules and runs `make generate`)",
         Unit::Millis,
     );
     let mut lean = Row::new(
-        "the same, Kubebuilder with `init --fetch-deps=false` and `create api --make=false`",
+        "the same, Kubebuilder with `init --fetch-deps=false` and `create api`/`create webhook --make=false`",
         Unit::Millis,
     );
     for run in 0..=runs {
@@ -435,10 +446,12 @@ fn scaffold(
     report.rows.push(full);
     report.rows.push(lean);
     report.commands.push(format!(
-        "scaffold: `kubeforge init --domain example.com && kubeforge {}` (release CLI) vs `kubebuilder {} && kubebuilder {}`, and with `--fetch-deps=false` / `--make=false`; each in a fresh directory",
+        "scaffold: `kubeforge init --domain example.com && kubeforge {} && kubeforge {}` (release CLI) vs `kubebuilder {} && kubebuilder {} && kubebuilder {}`, and with `--fetch-deps=false` / `--make=false`; each in a fresh directory",
         crate::CREATE_MYAPP.join(" "),
+        webhook.join(" "),
         kb_init.join(" "),
-        kb_api.join(" ")
+        kb_api.join(" "),
+        webhook.join(" ")
     ));
     report.notes.push(
         "Kubebuilder's scaffold ran with the Go module and build caches warm (one untimed run first): \
