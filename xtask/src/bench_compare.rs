@@ -696,22 +696,18 @@ fn builds(
     kf_build(target)?;
     kb_build(None)?;
     for run in 0..runs {
-        let original = insert_after(
+        incremental.kubeforge.push(with_line(
             &kf_reconcile,
             "// difference (create or update owned objects",
             &format!("            let _bench_edit = {run};"),
-        )?;
-        let kf_time = kf_build(target);
-        std::fs::write(&kf_reconcile, original)?;
-        incremental.kubeforge.push(kf_time?);
-        let original = insert_after(
+            || kf_build(target),
+        )?);
+        incremental.kubebuilder.push(with_line(
             &kb_reconcile,
             "_ = logf.FromContext(ctx)",
             &format!("\t_ = {run}"),
-        )?;
-        let kb_time = kb_build(None);
-        std::fs::write(&kb_reconcile, original)?;
-        incremental.kubebuilder.push(kb_time?);
+            || kb_build(None),
+        )?);
         eprintln!(
             "    run {run}: {:.1} s / {:.1} s",
             incremental.kubeforge[run], incremental.kubebuilder[run]
